@@ -1,0 +1,1 @@
+"""The utility's central system for its PEV charging program."""

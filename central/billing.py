@@ -1,0 +1,66 @@
+"""Rating: per-interval energy from EUMD register deltas, priced by TOU period.
+
+Pure: readings and a tariff in, a bill out. The EUMD register (location Outlet) is the
+billing truth; each interval between two readings is shared among the TOU periods it
+spans in proportion to time, in whole Wh.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from shared.tariff import Tariff, split_energy
+from shared.units import kwh, money
+
+
+@dataclass(frozen=True)
+class Reading:
+    timestamp: datetime
+    register_wh: int
+
+
+@dataclass(frozen=True)
+class PeriodCharge:
+    period: str
+    energy_wh: int
+    cost: Decimal
+
+
+@dataclass(frozen=True)
+class Bill:
+    energy_wh: int
+    periods: tuple[PeriodCharge, ...]
+    total: Decimal
+    problems: tuple[str, ...] = ()  # e.g. a register that went backwards (never billed)
+
+    def by_period(self) -> dict[str, dict[str, object]]:
+        return {p.period: {"energy_wh": p.energy_wh, "cost": str(p.cost)} for p in self.periods}
+
+
+def rate(readings: Sequence[Reading], tariff: Tariff) -> Bill:
+    ordered = sorted(readings, key=lambda r: r.timestamp)
+    energy: dict[str, int] = {}
+    exact_cost: dict[str, Decimal] = {}
+    problems = []
+    for before, after in itertools.pairwise(ordered):
+        delta = after.register_wh - before.register_wh
+        if delta < 0:
+            problems.append(f"register went back {-delta} Wh at {after.timestamp.isoformat()}")
+            continue
+        segments = tariff.segments(before.timestamp, after.timestamp)
+        if not segments:  # two readings at the same instant
+            _season, period = tariff.at(after.timestamp)
+            shares = [(period.name, period.price, delta)]
+        else:
+            shares = [(s.period, s.price, wh)
+                      for s, wh in zip(segments, split_energy(segments, delta), strict=True)]
+        for period_name, price, wh in shares:
+            energy[period_name] = energy.get(period_name, 0) + wh
+            exact_cost[period_name] = exact_cost.get(period_name, Decimal(0)) + kwh(wh) * price
+    periods = tuple(PeriodCharge(name, energy[name], money(exact_cost[name])) for name in energy)
+    return Bill(sum(energy.values()), periods, sum((p.cost for p in periods), Decimal("0.00")),
+                tuple(problems))

@@ -1,0 +1,168 @@
+"""`pev-central`: serve the OCPP endpoint, manage the registry, list sessions."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sqlite3
+import sys
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from central.registry import RegistryError, load_registry
+from central.reports import registry_tables, session_row, sessions_table
+from central.router import CommandRouter
+from central.server import OcppServer
+from central.services import CentralServices
+from central.store import SqliteStore
+from central.store.sqlite import NotFound
+from shared import logs
+from shared.clock import Clock
+from shared.timeutil import parse_timestamp
+
+USAGE_ERROR = 2
+
+
+class UsageError(Exception):
+    """Bad input from the operator: printed as a message, exit code 2."""
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 date-time") from None
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="pev-central", description=__doc__)
+    commands = top.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the OCPP 2.0.1 central system")
+    serve.add_argument("--db", type=Path, required=True, help="SQLite database file")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=9000, help="0 picks a free port")
+    serve.add_argument("--speed", type=_positive, default=1.0,
+                       help="clock speed (e.g. 600: ten hours in a minute)")
+    serve.add_argument("--sim-start", type=_timestamp,
+                       help="start the clock at this instant (default: now)")
+    serve.add_argument("--log-level", default="INFO")
+
+    registry = commands.add_parser("registry", help="enrollment registry")
+    registry_commands = registry.add_subparsers(dest="registry_command", required=True)
+    imp = registry_commands.add_parser("import", help="load a registry TOML file")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--db", type=Path, required=True)
+    show = registry_commands.add_parser("show", help="print the registry")
+    show.add_argument("--db", type=Path, required=True)
+
+    sessions = commands.add_parser("sessions", help="list sessions and their bills")
+    sessions.add_argument("--db", type=Path, required=True)
+    sessions.add_argument("--json", action="store_true", help="one JSON array on stdout")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    action: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
+        "serve": serve, "registry": registry, "sessions": sessions}
+    try:
+        return asyncio.run(action[args.command](args))
+    except (UsageError, RegistryError, NotFound) as error:
+        print(f"pev-central: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _open_existing(path: Path) -> SqliteStore:
+    if not path.exists():
+        raise UsageError(f"{path}: no such database (run 'pev-central registry import' first)")
+    return await SqliteStore.open(path)
+
+
+async def serve(args: argparse.Namespace) -> int:
+    logs.setup(args.log_level)
+    store = await SqliteStore.open(args.db)
+    try:
+        await store.utility()  # refuse to start on an empty registry
+        clock = Clock(args.speed, args.sim_start)
+        server = await OcppServer(CentralServices(store, clock), CommandRouter()).serve(
+            args.host, args.port)
+        port = server.sockets[0].getsockname()[1] if server.sockets else args.port
+        print(f"listening on ws://{args.host}:{port}/ocpp/<station_id>", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        server.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(server.wait_closed(), 5)
+    finally:
+        await store.close()
+    return 0
+
+
+async def registry(args: argparse.Namespace) -> int:
+    if args.registry_command == "import":
+        # Validate the whole file before the database is touched (or even created).
+        known: dict[str, set[str]] = {}
+        if args.db.exists():
+            existing = await SqliteStore.open(args.db)
+            try:
+                known = await existing.known_ids()
+            finally:
+                await existing.close()
+        loaded = load_registry(args.file, known)
+        store = await SqliteStore.open(args.db)
+        try:
+            try:
+                await store.import_registry(loaded)
+            except sqlite3.IntegrityError as error:
+                raise UsageError(f"{args.file}: conflicts with the database ({error}); "
+                                 "nothing was imported") from None
+        finally:
+            await store.close()
+        print(f"imported {args.file}: {len(loaded.accounts)} accounts, {len(loaded.premises)} "
+              f"premises, {len(loaded.stations)} stations, {len(loaded.pevs)} PEVs, "
+              f"{len(loaded.programs)} programs, {len(loaded.tariffs)} tariffs")
+        return 0
+    store = await _open_existing(args.db)
+    try:
+        console = Console()
+        for table in registry_tables(await store.registry()):
+            console.print(table)
+    finally:
+        await store.close()
+    return 0
+
+
+async def sessions(args: argparse.Namespace) -> int:
+    store = await _open_existing(args.db)
+    try:
+        rows = await store.sessions()
+    finally:
+        await store.close()
+    if args.json:
+        print(json.dumps([session_row(s) for s in rows], indent=2))
+    else:
+        Console().print(sessions_table(rows))
+    return 0

@@ -1,0 +1,106 @@
+"""WebSocket accept: path /ocpp/<station_id>, subprotocol and Basic auth before the upgrade."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+from http import HTTPStatus
+from urllib.parse import unquote
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+from central.passwords import verify_password
+from central.router import CommandRouter
+from central.services import CentralServices
+from central.station import StationLink
+from shared.ocpp201 import SUBPROTOCOL
+
+log = logging.getLogger("central.server")
+
+PATH_PREFIX = "/ocpp/"
+MAX_FRAME_BYTES = 64 * 1024
+
+
+def station_id_from_path(path: str) -> str | None:
+    """`/ocpp/<id>` (percent-encoded, query ignored) -> id; anything else -> None."""
+    raw = path.split("?", 1)[0]
+    if not raw.startswith(PATH_PREFIX):
+        return None
+    encoded = raw[len(PATH_PREFIX):]
+    station_id = unquote(encoded)
+    if not station_id or "/" in encoded or len(station_id) > 48:
+        return None
+    return station_id
+
+
+def _offered_subprotocols(request: Request) -> list[str]:
+    return [p.strip() for header in request.headers.get_all("Sec-WebSocket-Protocol")
+            for p in header.split(",")]
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, sep, password = base64.b64decode(token, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (user, password) if sep else None
+
+
+class OcppServer:
+    def __init__(self, services: CentralServices, router: CommandRouter) -> None:
+        self.services = services
+        self.router = router
+
+    async def process_request(self, connection: ServerConnection,
+                              request: Request) -> Response | None:
+        """Refuse before the upgrade: unknown path 404, no OCPP subprotocol 400, auth 401."""
+        station_id = station_id_from_path(request.path)
+        if station_id is None:
+            return connection.respond(HTTPStatus.NOT_FOUND,
+                                      "connect to /ocpp/<station id>\n")
+        if SUBPROTOCOL not in _offered_subprotocols(request):
+            log.warning("refused: subprotocol", extra={"station": station_id})
+            return connection.respond(HTTPStatus.BAD_REQUEST,
+                                      f"offer the WebSocket subprotocol {SUBPROTOCOL}\n")
+        if not await self._authenticated(station_id, request):
+            log.warning("refused: authentication", extra={"station": station_id})
+            response = connection.respond(HTTPStatus.UNAUTHORIZED,
+                                          "unknown station or wrong password\n")
+            response.headers["WWW-Authenticate"] = 'Basic realm="ocpp", charset="UTF-8"'
+            return response
+        connection.station_id = station_id  # type: ignore[attr-defined]
+        return None
+
+    async def _authenticated(self, station_id: str, request: Request) -> bool:
+        credentials = _basic_credentials(request)
+        if credentials is None or credentials[0] != station_id:
+            return False
+        station = await self.services.store.station(station_id)
+        if station is None:
+            return False
+        # scrypt is deliberately slow: keep it off the event loop.
+        return await asyncio.to_thread(verify_password, credentials[1], station.password_hash)
+
+    async def handle(self, connection: ServerConnection) -> None:
+        station_id: str = connection.station_id  # type: ignore[attr-defined]
+        link = StationLink(station_id, connection, self.services)
+        await self.router.attach(station_id, link)
+        try:
+            await link.start()
+        except ConnectionClosed:
+            pass
+        finally:
+            self.router.detach(station_id, link)
+
+    async def serve(self, host: str, port: int) -> Server:
+        return await serve(self.handle, host, port, subprotocols=[Subprotocol(SUBPROTOCOL)],
+                           process_request=self.process_request, max_size=MAX_FRAME_BYTES)

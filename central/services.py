@@ -1,0 +1,249 @@
+"""What the central system does for a station: the domain calls behind the OCPP handlers.
+
+Handlers translate OCPP to these calls and back; this module holds the order of work
+(load enrollment data, decide, plan, meter, bill, store) and never sees a WebSocket.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from central import billing, planner
+from central.authorize import Decision, Refusal, decide, describe
+from central.registry import Identifier, Premise
+from central.sessions import Session
+from central.store.sqlite import NotFound, SqliteStore
+from shared.clock import Clock
+from shared.ocpp201 import MeterSample, build_charging_profile
+from shared.timeutil import to_wire
+
+log = logging.getLogger("central.services")
+
+
+@dataclass(frozen=True)
+class AuthorizationResult:
+    status: str  # OCPP AuthorizationStatus
+    message: str
+    group_id: str | None = None
+    scenario: str | None = None
+    payer_account: str | None = None
+
+
+@dataclass(frozen=True)
+class TxEvent:
+    station_id: str
+    transaction_id: str
+    seq_no: int
+    event_type: str  # Started | Updated | Ended
+    timestamp: datetime
+    trigger_reason: str
+    offline: bool = False
+    evse_id: int | None = None
+    identifiers: tuple[Identifier, ...] = ()  # idToken, then its additionalInfo
+    samples: tuple[MeterSample, ...] = ()
+    stopped_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class TxReply:
+    """What the CSMS answers; stored so a duplicate is answered exactly the same way."""
+
+    authorization: AuthorizationResult | None = None
+    total_cost: Decimal | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"authorization": asdict(self.authorization) if self.authorization else None,
+                "total_cost": str(self.total_cost) if self.total_cost is not None else None}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TxReply:
+        auth = data.get("authorization")
+        cost = data.get("total_cost")
+        return cls(AuthorizationResult(**auth) if auth else None,
+                   Decimal(cost) if cost is not None else None)
+
+
+@dataclass(frozen=True)
+class Negotiation:
+    plan: planner.Plan
+    profile: dict[str, Any] = field(repr=False)  # the TxProfile to send
+    rate_name: str = ""
+
+
+class CentralServices:
+    def __init__(self, store: SqliteStore, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+
+    # --- provisioning -----------------------------------------------------------------
+
+    async def station_booted(self, station_id: str, vendor: str, model: str,
+                             firmware: str | None) -> datetime:
+        now = self.clock.now()
+        await self.store.record_boot(station_id, vendor, model, firmware, now)
+        log.info("station booted", extra={"station": station_id, "vendor": vendor,
+                                          "model": model})
+        return now
+
+    async def station_seen(self, station_id: str) -> datetime:
+        now = self.clock.now()
+        await self.store.record_seen(station_id, now)
+        return now
+
+    async def connector_status(self, station_id: str, evse_id: int, connector_id: int,
+                               status: str, at: datetime) -> None:
+        await self.store.record_connector_status(station_id, evse_id, connector_id, status, at)
+
+    # --- authorization ----------------------------------------------------------------
+
+    async def authorize(self, station_id: str,
+                        identifiers: tuple[Identifier, ...]) -> AuthorizationResult:
+        decision, _premise = await self._decide(station_id, identifiers)
+        result = await self._result(decision)
+        log_fn = log.info if result.status == "Accepted" else log.warning
+        log_fn("authorization", extra={"station": station_id, "status": result.status,
+                                       "scenario": result.scenario})
+        return result
+
+    async def _decide(self, station_id: str, identifiers: tuple[Identifier, ...],
+                      ) -> tuple[Decision, Premise]:
+        station = await self.store.station(station_id)
+        if station is None:
+            raise NotFound(f"unknown station {station_id!r}")
+        premise = await self.store.premise(station.premise_id)
+        pev = await self.store.find_pev(identifiers)
+        program = await self.store.program(pev.program_id) if pev else None
+        return decide(pev, premise, program, self.clock.now()), premise
+
+    async def _result(self, decision: Decision) -> AuthorizationResult:
+        if isinstance(decision, Refusal):
+            return AuthorizationResult(decision.status, decision.reason)
+        utility = await self.store.utility()
+        tariff = await self.store.tariff(decision.tariff_id)
+        message = describe(decision, tariff.name, tariff.price_at(self.clock.now()),
+                                     utility.currency)
+        return AuthorizationResult("Accepted", message, decision.pev.group_id,
+                                   decision.scenario, decision.payer_account)
+
+    # --- transactions -----------------------------------------------------------------
+
+    async def transaction_event(self, event: TxEvent) -> TxReply:
+        """Record one TransactionEvent durably; a duplicate gets the first answer again."""
+        async with self.store.unit():
+            stored = await self.store.event_reply(event.station_id, event.transaction_id,
+                                                  event.seq_no)
+            if stored is not None:
+                log.info("duplicate transaction event", extra={
+                    "station": event.station_id, "transaction": event.transaction_id,
+                    "seq_no": event.seq_no})
+                return TxReply.from_json(stored)
+            session = await self.store.session(event.station_id, event.transaction_id) \
+                or Session(event.station_id, event.transaction_id)
+            authorization = await self._apply(session, event)
+            await self.store.save_session(session)
+            assert session.id is not None
+            await self.store.add_readings(session.id, event.seq_no, event.samples)
+            total_cost = None
+            if session.ended_at is not None:
+                await self._bill(session)
+                total_cost = session.cost_total if session.cost_total is not None \
+                    else Decimal("0.00")
+            reply = TxReply(authorization, total_cost)
+            await self.store.add_event(event.station_id, event.transaction_id, event.seq_no,
+                                       event.event_type, event.trigger_reason, event.timestamp,
+                                       event.offline, reply.to_json())
+            seq_nos = await self.store.event_seq_nos(event.station_id, event.transaction_id)
+            session.complete = (session.started_at is not None and session.ended_at is not None
+                                and seq_nos == list(range(len(seq_nos))))
+            await self.store.save_session(session)
+        return reply
+
+    async def _apply(self, session: Session, event: TxEvent) -> AuthorizationResult | None:
+        """Fold one event into the session record; bind the payer on the first idToken."""
+        session.evse_id = session.evse_id or event.evse_id
+        if event.event_type == "Started":
+            session.started_at = event.timestamp
+        if event.event_type == "Ended":
+            session.ended_at = event.timestamp
+            session.stopped_reason = event.stopped_reason
+            if session.status == "active":
+                session.status = "ended"
+        pev_totals = [s.ev_total_wh for s in event.samples if s.ev_total_wh is not None]
+        if pev_totals:
+            session.pev_total_wh = max([*pev_totals, session.pev_total_wh or 0])
+        if not event.identifiers or session.id_token is not None:
+            return None
+        decision, premise = await self._decide(event.station_id, event.identifiers)
+        session.id_token = event.identifiers[0].id_token
+        session.premise_id = premise.id
+        if isinstance(decision, Refusal):
+            session.status = "refused"
+            session.refusal = decision.reason
+        else:
+            session.pev_id = decision.pev.id
+            session.payer_account = decision.payer_account
+            session.scenario = decision.scenario
+            session.payer_rule = decision.rule
+            session.tariff_id = decision.tariff_id
+        return await self._result(decision)
+
+    async def _bill(self, session: Session) -> None:
+        assert session.id is not None
+        readings = [billing.Reading(s.timestamp, s.register_wh)
+                    for s in await self.store.readings(session.id) if s.register_wh is not None]
+        if readings:
+            session.begin_register_wh = readings[0].register_wh
+            session.end_register_wh = readings[-1].register_wh
+        if session.tariff_id is None or session.status == "refused":
+            session.energy_wh = 0
+            return  # nobody to bill: a refused or never-bound session
+        bill = billing.rate(readings, await self.store.tariff(session.tariff_id))
+        session.energy_wh = bill.energy_wh
+        session.cost_total = bill.total
+        session.cost_by_period = bill.by_period()
+        session.currency = (await self.store.utility()).currency
+        log.info("session billed", extra={
+            "station": session.station_id, "transaction": session.transaction_id,
+            "payer": session.payer_account, "energy_wh": bill.energy_wh,
+            "cost": str(bill.total), "problems": list(bill.problems)})
+
+    # --- smart charging ---------------------------------------------------------------
+
+    async def charging_needs(self, station_id: str, evse_id: int,
+                             request: planner.EnergyRequest) -> Negotiation | None:
+        """Plan the live session at this EVSE; None when there is no bound session."""
+        async with self.store.unit():
+            session = await self.store.live_session(station_id, evse_id)
+            if session is None or not session.bound or session.pev_id is None:
+                return None
+            assert session.id is not None and session.tariff_id is not None
+            pev = await self.store.pev(session.pev_id)
+            program = await self.store.program(pev.program_id)
+            station = await self.store.station(station_id)
+            assert station is not None
+            premise = await self.store.premise(station.premise_id)
+            limits = [planner.Limit("program", program.max_power_w),
+                      planner.Limit("station", station.max_power_w),
+                      planner.Limit("premise service", premise.service_limit_w)]
+            program_tariff = await self.store.tariff(program.tariff_id)
+            result = planner.plan(self.clock.now(), request, limits, program_tariff,
+                                  program.economy)
+            rate = await self.store.tariff(session.tariff_id)
+            profile = build_charging_profile(
+                session.id, session.transaction_id, result.schedule,
+                rate.segments(result.schedule.start, result.departure))
+            session.energy_requested_wh = result.requested_wh
+            session.energy_available_wh = result.available_wh
+            session.departure = result.departure
+            session.schedule = {"start": to_wire(result.schedule.start),
+                                "periods": [list(p) for p in result.schedule.periods]}
+            await self.store.save_session(session)
+        log.info("energy plan", extra={"station": station_id, "transaction":
+                                       session.transaction_id, "requested_wh":
+                                       result.requested_wh, "available_wh": result.available_wh,
+                                       "power_w": result.power_w, "note": result.note})
+        return Negotiation(result, profile, rate.name)

@@ -1,0 +1,49 @@
+"""The session record: one transaction at one station, from plug-in to the bill."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+SCENARIOS = ("L1", "L2-A", "L2-B")
+
+
+@dataclass
+class Session:
+    station_id: str
+    transaction_id: str
+    id: int | None = None
+    evse_id: int | None = None
+    status: str = "active"  # active | ended | refused
+    started_at: datetime | None = None  # from the Started event; None until it arrives
+    ended_at: datetime | None = None
+    complete: bool = False  # seqNo contiguous from Started to Ended
+    # binding, decided once and kept so the bill can be reproduced
+    id_token: str | None = None
+    pev_id: str | None = None
+    premise_id: str | None = None
+    payer_account: str | None = None
+    scenario: str | None = None
+    payer_rule: str | None = None
+    tariff_id: str | None = None
+    refusal: str | None = None
+    # energy negotiation
+    energy_requested_wh: int | None = None
+    energy_available_wh: int | None = None
+    departure: datetime | None = None
+    schedule: dict[str, Any] | None = None
+    # metering and the bill
+    begin_register_wh: int | None = None
+    end_register_wh: int | None = None
+    energy_wh: int | None = None
+    pev_total_wh: int | None = None
+    cost_total: Decimal | None = None
+    cost_by_period: dict[str, dict[str, Any]] = field(default_factory=dict)
+    currency: str | None = None
+    stopped_reason: str | None = None
+
+    @property
+    def bound(self) -> bool:
+        return self.payer_account is not None

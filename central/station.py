@@ -1,0 +1,195 @@
+"""One connected charge point: OCPP 2.0.1 handlers, thin.
+
+Each handler translates the request into a call on CentralServices and the result back
+into the response. CSMS-initiated calls go out from `after` hooks (tasks that run once the
+response is sent): awaiting `call()` inside a handler would deadlock the read loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from ocpp.exceptions import OCPPError
+from ocpp.messages import MessageType, unpack
+from ocpp.routing import after, on
+from ocpp.v201 import ChargePoint, call, call_result
+from ocpp.v201.enums import Action
+from websockets.asyncio.server import ServerConnection
+
+from central.planner import EnergyRequest
+from central.registry import Identifier
+from central.services import AuthorizationResult, CentralServices, TxEvent
+from shared.ocpp201 import parse_meter_values
+from shared.ocpp_rpc import rejection
+from shared.timeutil import parse_timestamp, to_wire
+from shared.units import ac_power_w
+
+log = logging.getLogger("central.station")
+
+HEARTBEAT_INTERVAL_S = 300
+PHASES = {"AC_single_phase": 1, "AC_two_phase": 2, "AC_three_phase": 3}
+
+
+class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is untyped
+    def __init__(self, station_id: str, connection: ServerConnection,
+                 services: CentralServices, response_timeout: float = 30) -> None:
+        super().__init__(station_id, connection, response_timeout)
+        self.services = services
+        self._connection: ServerConnection = connection
+        self._profiles: dict[int, dict[str, Any]] = {}  # planned, waiting to be sent
+
+    async def close(self, reason: str) -> None:
+        await self._connection.close(1000, reason)
+
+    async def route_message(self, raw_msg: str | bytes) -> None:
+        """As the ocpp package does, but a malformed frame gets a CALLERROR, not silence."""
+        try:
+            if isinstance(raw_msg, bytes):
+                raise ValueError("binary frame")
+            msg = unpack(raw_msg)
+        except (OCPPError, ValueError, IndexError):
+            error = rejection(raw_msg)
+            log.warning("malformed frame", extra={"station": self.id,
+                                                  "error": error.error_code})
+            await self._send(error.to_json())
+            return
+        if msg.message_type_id == MessageType.Call:
+            try:
+                await self._handle_call(msg)
+            except OCPPError as error:
+                log.warning("call refused", extra={"station": self.id, "action": msg.action,
+                                                   "error": type(error).__name__})
+                await self._send(msg.create_call_error(error).to_json())
+        else:
+            self._response_queue.put_nowait(msg)
+
+    # --- provisioning -----------------------------------------------------------------
+
+    @on(Action.boot_notification)
+    async def on_boot_notification(self, charging_station: dict[str, Any], reason: str,
+                                   **_: Any) -> call_result.BootNotification:
+        now = await self.services.station_booted(
+            self.id, charging_station.get("vendor_name", ""), charging_station.get("model", ""),
+            charging_station.get("firmware_version"))
+        return call_result.BootNotification(current_time=to_wire(now),
+                                            interval=HEARTBEAT_INTERVAL_S, status="Accepted")
+
+    @on(Action.heartbeat)
+    async def on_heartbeat(self, **_: Any) -> call_result.Heartbeat:
+        now = await self.services.station_seen(self.id)
+        return call_result.Heartbeat(current_time=to_wire(now))
+
+    @on(Action.status_notification)
+    async def on_status_notification(self, timestamp: str, connector_status: str, evse_id: int,
+                                     connector_id: int, **_: Any) -> call_result.StatusNotification:
+        await self.services.connector_status(self.id, evse_id, connector_id, connector_status,
+                                             parse_timestamp(timestamp))
+        return call_result.StatusNotification()
+
+    # --- authorization and transactions -----------------------------------------------
+
+    @on(Action.authorize)
+    async def on_authorize(self, id_token: dict[str, Any], **_: Any) -> call_result.Authorize:
+        result = await self.services.authorize(self.id, _identifiers(id_token))
+        return call_result.Authorize(id_token_info=_id_token_info(result))
+
+    @on(Action.transaction_event)
+    async def on_transaction_event(
+        self, event_type: str, timestamp: str, trigger_reason: str, seq_no: int,
+        transaction_info: dict[str, Any], meter_value: list[dict[str, Any]] | None = None,
+        offline: bool = False, evse: dict[str, Any] | None = None,
+        id_token: dict[str, Any] | None = None, **_: Any,
+    ) -> call_result.TransactionEvent:
+        reply = await self.services.transaction_event(TxEvent(
+            station_id=self.id, transaction_id=transaction_info["transaction_id"],
+            seq_no=seq_no, event_type=event_type, timestamp=parse_timestamp(timestamp),
+            trigger_reason=trigger_reason, offline=offline,
+            evse_id=evse["id"] if evse else None,
+            identifiers=_identifiers(id_token) if id_token else (),
+            samples=tuple(parse_meter_values(meter_value or [])),
+            stopped_reason=transaction_info.get("stopped_reason")))
+        return call_result.TransactionEvent(
+            # float, not Decimal: the ocpp package encodes a Decimal with one decimal place
+            total_cost=float(reply.total_cost) if reply.total_cost is not None else None,
+            id_token_info=_id_token_info(reply.authorization) if reply.authorization else None)
+
+    # --- smart charging ---------------------------------------------------------------
+
+    @on(Action.notify_ev_charging_needs)
+    async def on_notify_ev_charging_needs(
+        self, charging_needs: dict[str, Any], evse_id: int, **_: Any,
+    ) -> call_result.NotifyEVChargingNeeds:
+        negotiation = await self.services.charging_needs(self.id, evse_id,
+                                                         _energy_request(charging_needs))
+        if negotiation is None:
+            return call_result.NotifyEVChargingNeeds(
+                status="Rejected", status_info={"reason_code": "NoTransaction",
+                                                "additional_info": "no bound PEV at this EVSE"})
+        self._profiles[evse_id] = negotiation.profile
+        plan = negotiation.plan
+        status_info = None
+        if plan.available_wh < plan.requested_wh:
+            status_info = {"reason_code": "EnergyLimited",
+                           "additional_info": f"available {plan.available_wh} Wh"[:512]}
+        return call_result.NotifyEVChargingNeeds(status="Accepted", status_info=status_info)
+
+    @after(Action.notify_ev_charging_needs)
+    async def send_planned_profile(self, evse_id: int, **_: Any) -> None:
+        profile = self._profiles.pop(evse_id, None)
+        if profile is None:
+            return
+        try:
+            response = await self.call(call.SetChargingProfile(evse_id=evse_id,
+                                                               charging_profile=profile))
+        except (TimeoutError, asyncio.CancelledError, OSError) as error:
+            log.warning("SetChargingProfile not answered", extra={"station": self.id,
+                                                                  "error": str(error)})
+            return
+        status = getattr(response, "status", "CALLERROR")
+        log_fn = log.info if status == "Accepted" else log.warning
+        log_fn("SetChargingProfile answered", extra={"station": self.id, "evse": evse_id,
+                                                      "status": status})
+
+    @on(Action.notify_ev_charging_schedule)
+    async def on_notify_ev_charging_schedule(
+        self, time_base: str, charging_schedule: dict[str, Any], evse_id: int, **_: Any,
+    ) -> call_result.NotifyEVChargingSchedule:
+        log.info("EV charging schedule", extra={
+            "station": self.id, "evse": evse_id, "time_base": time_base,
+            "periods": len(charging_schedule.get("charging_schedule_period", []))})
+        return call_result.NotifyEVChargingSchedule(status="Accepted")
+
+
+def _identifiers(id_token: dict[str, Any]) -> tuple[Identifier, ...]:
+    """The idToken, then its additionalInfo (e.g. the VIN), as registry identifiers."""
+    first = Identifier(id_token["id_token"], id_token["type"])
+    extra = [Identifier(i["additional_id_token"], i["type"])
+             for i in id_token.get("additional_info") or []]
+    return (first, *extra)
+
+
+def _id_token_info(result: AuthorizationResult) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "status": result.status,
+        "personal_message": {"format": "UTF8", "content": result.message[:512]},
+    }
+    if result.group_id:
+        info["group_id_token"] = {"id_token": result.group_id, "type": "Central"}
+    return info
+
+
+def _energy_request(needs: dict[str, Any]) -> EnergyRequest:
+    departure = needs.get("departure_time")
+    ac = needs.get("ac_charging_parameters")
+    dc = needs.get("dc_charging_parameters")
+    if ac:
+        phases = PHASES.get(needs.get("requested_energy_transfer", ""), 1)
+        return EnergyRequest(int(ac["energy_amount"]),
+                             parse_timestamp(departure) if departure else None,
+                             ac_power_w(ac["ev_max_current"], ac["ev_max_voltage"], phases))
+    energy = dc.get("energy_amount") if dc else None
+    max_power = dc.get("ev_max_power") if dc else None
+    return EnergyRequest(int(energy or 0), parse_timestamp(departure) if departure else None,
+                         int(max_power) if max_power is not None else None)

@@ -1,0 +1,387 @@
+"""SQLite store: WAL, synchronous=FULL, one writer at a time.
+
+Every unit of work runs under one asyncio lock on one connection and commits before the
+caller answers the station, so an acknowledged event survives a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiosqlite
+
+from central.registry import (
+    Account,
+    Identifier,
+    Pev,
+    Premise,
+    Program,
+    Registry,
+    Station,
+    Utility,
+)
+from central.sessions import Session
+from shared.ocpp201 import MeterSample
+from shared.tariff import Tariff, parse_tariff, tariff_definition
+from shared.timeutil import parse_timestamp, to_storage
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS utility (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    name TEXT NOT NULL, timezone TEXT NOT NULL, currency TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tariffs (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, illustrative INTEGER NOT NULL,
+    definition TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS programs (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, tariff_id TEXT NOT NULL REFERENCES tariffs(id),
+    economy INTEGER NOT NULL, max_power_w INTEGER NOT NULL, randomized_delay_s INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (id TEXT PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS premises (
+    id TEXT PRIMARY KEY, account_id TEXT NOT NULL REFERENCES accounts(id), address TEXT NOT NULL,
+    territory TEXT NOT NULL, rate_plan TEXT NOT NULL REFERENCES tariffs(id),
+    service_limit_w INTEGER NOT NULL, guest_policy TEXT NOT NULL, host_pays_for TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS stations (
+    id TEXT PRIMARY KEY, premise_id TEXT NOT NULL REFERENCES premises(id), kind TEXT NOT NULL,
+    eumd_serial TEXT NOT NULL, max_power_w INTEGER NOT NULL, password_hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pevs (
+    id TEXT PRIMARY KEY, vin TEXT, owner_account TEXT NOT NULL REFERENCES accounts(id),
+    home_premise TEXT NOT NULL REFERENCES premises(id),
+    program_id TEXT NOT NULL REFERENCES programs(id), territory TEXT NOT NULL,
+    status TEXT NOT NULL, valid_until TEXT, group_id TEXT);
+CREATE TABLE IF NOT EXISTS pev_identifiers (
+    id_token TEXT NOT NULL, token_type TEXT NOT NULL,
+    pev_id TEXT NOT NULL REFERENCES pevs(id) ON DELETE CASCADE,
+    PRIMARY KEY (id_token, token_type));
+CREATE TABLE IF NOT EXISTS station_state (
+    station_id TEXT PRIMARY KEY, vendor TEXT, model TEXT, firmware TEXT, booted_at TEXT,
+    last_seen TEXT, connectors TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY, station_id TEXT NOT NULL, transaction_id TEXT NOT NULL,
+    data TEXT NOT NULL, status TEXT NOT NULL, payer_account TEXT, started_at TEXT,
+    UNIQUE (station_id, transaction_id));
+CREATE TABLE IF NOT EXISTS transaction_events (
+    station_id TEXT NOT NULL, transaction_id TEXT NOT NULL, seq_no INTEGER NOT NULL,
+    event_type TEXT NOT NULL, trigger_reason TEXT NOT NULL, timestamp TEXT NOT NULL,
+    offline INTEGER NOT NULL, reply TEXT NOT NULL,
+    PRIMARY KEY (station_id, transaction_id, seq_no));
+CREATE TABLE IF NOT EXISTS meter_readings (
+    session_id INTEGER NOT NULL REFERENCES sessions(id), seq_no INTEGER NOT NULL,
+    timestamp TEXT NOT NULL, context TEXT NOT NULL, register_wh INTEGER,
+    power_w INTEGER, ev_total_wh INTEGER);
+CREATE INDEX IF NOT EXISTS meter_readings_session ON meter_readings (session_id, timestamp);
+"""
+
+
+class NotFound(LookupError):
+    """A registry entry the caller asked for does not exist."""
+
+
+class SqliteStore:
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path | str) -> SqliteStore:
+        db = await aiosqlite.connect(str(path), isolation_level=None)
+        db.row_factory = aiosqlite.Row
+        for pragma in ("journal_mode = WAL", "synchronous = FULL", "foreign_keys = ON",
+                       "busy_timeout = 5000"):
+            await db.execute(f"PRAGMA {pragma}")
+        await db.executescript(SCHEMA)
+        return cls(db)
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[None]:
+        """One atomic, durable unit of work; nothing of it is kept if it fails."""
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
+
+    async def _one(self, sql: str, *args: Any) -> aiosqlite.Row | None:
+        async with self._db.execute(sql, args) as cursor:
+            return await cursor.fetchone()
+
+    async def _all(self, sql: str, *args: Any) -> list[aiosqlite.Row]:
+        async with self._db.execute(sql, args) as cursor:
+            return list(await cursor.fetchall())
+
+    # --- registry -------------------------------------------------------------------
+
+    async def known_ids(self) -> dict[str, set[str]]:
+        return {table: {row[0] for row in await self._all(f"SELECT id FROM {table}")}
+                for table in ("tariffs", "programs", "accounts", "premises")}
+
+    async def import_registry(self, registry: Registry) -> None:
+        """Insert or update every entry of `registry` in one transaction."""
+        u = registry.utility
+        async with self.unit():
+            await self._db.execute(
+                "INSERT INTO utility VALUES (1, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                "name = excluded.name, timezone = excluded.timezone, currency = excluded.currency",
+                (u.name, u.timezone.key, u.currency))
+            await self._upsert("tariffs", [
+                (t.id, t.name, int(t.illustrative), json.dumps(tariff_definition(t)))
+                for t in registry.tariffs])
+            await self._upsert("programs", [
+                (p.id, p.name, p.tariff_id, int(p.economy), p.max_power_w, p.randomized_delay_s)
+                for p in registry.programs])
+            await self._upsert("accounts", [(a.id, a.name) for a in registry.accounts])
+            await self._upsert("premises", [
+                (p.id, p.account_id, p.address, p.territory, p.rate_plan, p.service_limit_w,
+                 p.guest_policy, json.dumps(list(p.host_pays_for))) for p in registry.premises])
+            await self._upsert("stations", [
+                (s.id, s.premise_id, s.kind, s.eumd_serial, s.max_power_w, s.password_hash)
+                for s in registry.stations])
+            await self._upsert("pevs", [
+                (p.id, p.vin, p.owner_account, p.home_premise, p.program_id, p.territory,
+                 p.status, to_storage(p.valid_until) if p.valid_until else None, p.group_id)
+                for p in registry.pevs])
+            # Replace the identifiers of every PEV in the file at once, so one may move
+            # from one PEV to another within a single import.
+            await self._db.executemany("DELETE FROM pev_identifiers WHERE pev_id = ?",
+                                       [(pev.id,) for pev in registry.pevs])
+            await self._db.executemany(
+                "INSERT INTO pev_identifiers VALUES (?, ?, ?)",
+                [(i.id_token, i.type, pev.id) for pev in registry.pevs
+                 for i in pev.all_identifiers()])
+
+    async def _upsert(self, table: str, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        columns = [row[1] for row in await self._all(f"PRAGMA table_info({table})")]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
+        marks = ", ".join("?" for _ in columns)
+        await self._db.executemany(
+            f"INSERT INTO {table} VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}", rows)
+
+    async def utility(self) -> Utility:
+        row = await self._one("SELECT * FROM utility")
+        if row is None:
+            raise NotFound("no utility in the registry: import a registry file first")
+        return Utility(row["name"], ZoneInfo(row["timezone"]), row["currency"])
+
+    async def tariff(self, tariff_id: str) -> Tariff:
+        row = await self._one("SELECT * FROM tariffs WHERE id = ?", tariff_id)
+        if row is None:
+            raise NotFound(f"unknown tariff {tariff_id!r}")
+        utility = await self.utility()
+        return parse_tariff(row["id"], row["name"], utility.timezone,
+                            json.loads(row["definition"]), bool(row["illustrative"]))
+
+    async def program(self, program_id: str) -> Program:
+        row = await self._one("SELECT * FROM programs WHERE id = ?", program_id)
+        if row is None:
+            raise NotFound(f"unknown program {program_id!r}")
+        return _program(row)
+
+    async def premise(self, premise_id: str) -> Premise:
+        row = await self._one("SELECT * FROM premises WHERE id = ?", premise_id)
+        if row is None:
+            raise NotFound(f"unknown premise {premise_id!r}")
+        return _premise(row)
+
+    async def station(self, station_id: str) -> Station | None:
+        row = await self._one("SELECT * FROM stations WHERE id = ?", station_id)
+        return _station(row) if row else None
+
+    async def pev(self, pev_id: str) -> Pev:
+        row = await self._one("SELECT * FROM pevs WHERE id = ?", pev_id)
+        if row is None:
+            raise NotFound(f"unknown PEV {pev_id!r}")
+        identifiers = await self._all(
+            "SELECT id_token, token_type FROM pev_identifiers WHERE pev_id = ? "
+            "AND token_type NOT IN ('Central', 'VIN') ORDER BY rowid", pev_id)
+        return _pev(row, identifiers)
+
+    async def find_pev(self, identifiers: Iterable[Identifier]) -> Pev | None:
+        """The PEV any of these identifiers belongs to (the first one that matches)."""
+        for identifier in identifiers:
+            row = await self._one(
+                "SELECT pev_id FROM pev_identifiers WHERE id_token = ? AND token_type = ?",
+                identifier.id_token, identifier.type)
+            if row:
+                return await self.pev(row["pev_id"])
+        return None
+
+    async def registry(self) -> Registry:
+        utility = await self.utility()
+        tariffs = [await self.tariff(r["id"]) for r in await self._all(
+            "SELECT id FROM tariffs ORDER BY id")]
+        return Registry(
+            utility, tuple(tariffs),
+            tuple(_program(r) for r in await self._all("SELECT * FROM programs ORDER BY id")),
+            tuple(Account(r["id"], r["name"]) for r in await self._all(
+                "SELECT * FROM accounts ORDER BY id")),
+            tuple(_premise(r) for r in await self._all("SELECT * FROM premises ORDER BY id")),
+            tuple(_station(r) for r in await self._all("SELECT * FROM stations ORDER BY id")),
+            tuple([await self.pev(r["id"]) for r in await self._all(
+                "SELECT id FROM pevs ORDER BY id")]))
+
+    # --- connected stations -----------------------------------------------------------
+
+    async def record_boot(self, station_id: str, vendor: str, model: str,
+                          firmware: str | None, at: datetime) -> None:
+        async with self.unit():
+            await self._db.execute(
+                "INSERT INTO station_state (station_id, vendor, model, firmware, booted_at, "
+                "last_seen) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(station_id) DO UPDATE SET "
+                "vendor = excluded.vendor, model = excluded.model, firmware = excluded.firmware, "
+                "booted_at = excluded.booted_at, last_seen = excluded.last_seen",
+                (station_id, vendor, model, firmware, to_storage(at), to_storage(at)))
+
+    async def record_seen(self, station_id: str, at: datetime) -> None:
+        async with self.unit():
+            await self._db.execute(
+                "INSERT INTO station_state (station_id, last_seen) VALUES (?, ?) "
+                "ON CONFLICT(station_id) DO UPDATE SET last_seen = excluded.last_seen",
+                (station_id, to_storage(at)))
+
+    async def record_connector_status(self, station_id: str, evse_id: int, connector_id: int,
+                                      status: str, at: datetime) -> None:
+        async with self.unit():
+            row = await self._one("SELECT connectors FROM station_state WHERE station_id = ?",
+                                  station_id)
+            connectors = json.loads(row["connectors"]) if row else {}
+            connectors[f"{evse_id}/{connector_id}"] = {"status": status, "at": to_storage(at)}
+            await self._db.execute(
+                "INSERT INTO station_state (station_id, last_seen, connectors) VALUES (?, ?, ?) "
+                "ON CONFLICT(station_id) DO UPDATE SET last_seen = excluded.last_seen, "
+                "connectors = excluded.connectors",
+                (station_id, to_storage(at), json.dumps(connectors)))
+
+    # --- transactions (call inside unit()) ---------------------------------------------
+
+    async def event_reply(self, station_id: str, transaction_id: str,
+                          seq_no: int) -> dict[str, Any] | None:
+        row = await self._one(
+            "SELECT reply FROM transaction_events WHERE station_id = ? AND transaction_id = ? "
+            "AND seq_no = ?", station_id, transaction_id, seq_no)
+        return json.loads(row["reply"]) if row else None
+
+    async def add_event(self, station_id: str, transaction_id: str, seq_no: int,
+                        event_type: str, trigger_reason: str, timestamp: datetime,
+                        offline: bool, reply: dict[str, Any]) -> None:
+        await self._db.execute(
+            "INSERT INTO transaction_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (station_id, transaction_id, seq_no, event_type, trigger_reason,
+             to_storage(timestamp), int(offline), json.dumps(reply)))
+
+    async def event_seq_nos(self, station_id: str, transaction_id: str) -> list[int]:
+        rows = await self._all(
+            "SELECT seq_no FROM transaction_events WHERE station_id = ? AND transaction_id = ? "
+            "ORDER BY seq_no", station_id, transaction_id)
+        return [row[0] for row in rows]
+
+    async def session(self, station_id: str, transaction_id: str) -> Session | None:
+        row = await self._one("SELECT id, data FROM sessions WHERE station_id = ? AND "
+                              "transaction_id = ?", station_id, transaction_id)
+        return _session(row) if row else None
+
+    async def live_session(self, station_id: str, evse_id: int) -> Session | None:
+        """The newest active session at this EVSE."""
+        rows = await self._all("SELECT id, data FROM sessions WHERE station_id = ? AND "
+                               "status = 'active' ORDER BY id DESC", station_id)
+        for row in rows:
+            session = _session(row)
+            if session.evse_id in (None, evse_id):
+                return session
+        return None
+
+    async def save_session(self, session: Session) -> Session:
+        data = json.dumps(_session_data(session))
+        started = to_storage(session.started_at) if session.started_at else None
+        if session.id is None:
+            cursor = await self._db.execute(
+                "INSERT INTO sessions (station_id, transaction_id, data, status, payer_account, "
+                "started_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (session.station_id, session.transaction_id, data, session.status,
+                 session.payer_account, started))
+            session.id = cursor.lastrowid
+        else:
+            await self._db.execute(
+                "UPDATE sessions SET data = ?, status = ?, payer_account = ?, started_at = ? "
+                "WHERE id = ?", (data, session.status, session.payer_account, started, session.id))
+        return session
+
+    async def add_readings(self, session_id: int, seq_no: int,
+                           samples: Iterable[MeterSample]) -> None:
+        await self._db.executemany(
+            "INSERT INTO meter_readings VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(session_id, seq_no, to_storage(s.timestamp), s.context, s.register_wh, s.power_w,
+              s.ev_total_wh) for s in samples])
+
+    async def readings(self, session_id: int) -> list[MeterSample]:
+        rows = await self._all(
+            "SELECT * FROM meter_readings WHERE session_id = ? ORDER BY timestamp, seq_no",
+            session_id)
+        return [MeterSample(parse_timestamp(r["timestamp"]), r["context"], r["register_wh"],
+                            r["power_w"], r["ev_total_wh"]) for r in rows]
+
+    async def sessions(self) -> list[Session]:
+        rows = await self._all("SELECT id, data FROM sessions ORDER BY started_at, id")
+        return [_session(row) for row in rows]
+
+
+def _program(row: aiosqlite.Row) -> Program:
+    return Program(row["id"], row["name"], row["tariff_id"], bool(row["economy"]),
+                   row["max_power_w"], row["randomized_delay_s"])
+
+
+def _premise(row: aiosqlite.Row) -> Premise:
+    return Premise(row["id"], row["account_id"], row["address"], row["territory"],
+                   row["rate_plan"], row["service_limit_w"], row["guest_policy"],
+                   tuple(json.loads(row["host_pays_for"])))
+
+
+def _station(row: aiosqlite.Row) -> Station:
+    return Station(row["id"], row["premise_id"], row["kind"], row["eumd_serial"],
+                   row["max_power_w"], row["password_hash"])
+
+
+def _pev(row: aiosqlite.Row, identifiers: list[aiosqlite.Row]) -> Pev:
+    return Pev(row["id"], row["vin"], row["owner_account"], row["home_premise"],
+               row["program_id"], row["territory"], row["status"],
+               parse_timestamp(row["valid_until"]) if row["valid_until"] else None,
+               row["group_id"], tuple(Identifier(i["id_token"], i["token_type"])
+                                      for i in identifiers))
+
+
+_TIME_FIELDS = ("started_at", "ended_at", "departure")
+
+
+def _session_data(session: Session) -> dict[str, Any]:
+    data = dict(vars(session))
+    del data["id"]
+    for key in _TIME_FIELDS:
+        if data[key] is not None:
+            data[key] = to_storage(data[key])
+    if data["cost_total"] is not None:
+        data["cost_total"] = str(data["cost_total"])
+    return data
+
+
+def _session(row: aiosqlite.Row) -> Session:
+    data = json.loads(row["data"])
+    for key in _TIME_FIELDS:
+        if data[key] is not None:
+            data[key] = parse_timestamp(data[key])
+    if data["cost_total"] is not None:
+        data["cost_total"] = Decimal(data["cost_total"])
+    return Session(id=row["id"], **data)

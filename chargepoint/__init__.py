@@ -1,0 +1,1 @@
+"""The premise charge point: EVSE + communications interface (ESCI) + EUMD."""

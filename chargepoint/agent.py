@@ -1,0 +1,186 @@
+"""The charge point's link to the central: connect, boot, heartbeat, reconnect with backoff,
+send transaction events in order, answer the central's requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+from typing import Any
+
+import websockets
+from ocpp.exceptions import OCPPError
+from ocpp.routing import after, on
+from ocpp.v201 import ChargePoint, call, call_result
+from ocpp.v201.enums import Action
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Subprotocol
+
+from chargepoint.backoff import Backoff
+from chargepoint.outbox import Outbox
+from chargepoint.session import ChargingSession
+from shared.clock import Clock
+from shared.ocpp201 import SUBPROTOCOL
+from shared.timeutil import parse_timestamp
+
+log = logging.getLogger("chargepoint.agent")
+
+RETRY_INTERVAL_S = 2.0  # between attempts to deliver a transaction event (real seconds)
+
+
+class Refused(Exception):
+    """The central refused this station at the handshake (auth, path, subprotocol)."""
+
+
+class StationClient(ChargePoint):  # type: ignore[misc]  # the ocpp package is untyped
+    """Handlers for what the central asks of this station."""
+
+    def __init__(self, station_id: str, connection: ClientConnection, agent: Agent) -> None:
+        super().__init__(station_id, connection)
+        self.agent = agent
+
+    @on(Action.set_charging_profile)
+    def on_set_charging_profile(self, evse_id: int, charging_profile: dict[str, Any],
+                                **_: Any) -> call_result.SetChargingProfile:
+        session = self.agent.session
+        accepted = session is not None and session.evse_id == evse_id and \
+            session.apply_profile(charging_profile)
+        return call_result.SetChargingProfile(status="Accepted" if accepted else "Rejected")
+
+    @after(Action.set_charging_profile)
+    async def report_ev_schedule(self, evse_id: int, **_: Any) -> None:
+        session = self.agent.session
+        schedule = session.ev_charging_schedule() if session else None
+        if schedule is None:
+            return
+        with contextlib.suppress(OCPPError, TimeoutError, ConnectionClosed):
+            await self.call(call.NotifyEVChargingSchedule(
+                time_base=schedule["start_schedule"], charging_schedule=schedule,
+                evse_id=evse_id), suppress=False)
+
+
+class Agent:
+    def __init__(self, url: str, station_id: str, password: str, clock: Clock,
+                 vendor: str = "pev-grid", model: str = "simulated") -> None:
+        self.url = url.rstrip("/") + "/" + station_id
+        self.station_id = station_id
+        self._authorization = "Basic " + base64.b64encode(
+            f"{station_id}:{password}".encode()).decode()
+        self.clock = clock
+        self.vendor, self.model = vendor, model
+        self.session: ChargingSession | None = None
+        self.outbox = Outbox()
+        self._client: StationClient | None = None
+        self._connected = asyncio.Event()
+        self._booted = False
+        self.heartbeat_interval_s = 300
+
+    @property
+    def online(self) -> bool:
+        return self._connected.is_set()
+
+    async def wait_online(self) -> None:
+        await self._connected.wait()
+
+    async def run(self) -> None:
+        """Stay connected until cancelled; Refused is raised on a handshake refusal."""
+        sender = asyncio.create_task(self._send_transaction_events())
+        backoff = Backoff()
+        try:
+            while True:
+                try:
+                    await self._connect_once(backoff)
+                except InvalidStatus as error:
+                    status = error.response.status_code
+                    if status in (400, 401, 403, 404):
+                        raise Refused(f"central refused {self.station_id} with HTTP {status}: "
+                                      f"{error.response.body.decode(errors='replace').strip()}"
+                                      ) from None
+                    log.warning("connect failed", extra={"http_status": status})
+                except (OSError, ConnectionClosed, TimeoutError) as error:
+                    log.warning("connection lost", extra={"error": type(error).__name__})
+                delay = backoff.next_delay()
+                log.info("reconnecting", extra={"in_s": round(delay, 2)})
+                await asyncio.sleep(delay)
+        finally:
+            sender.cancel()
+
+    async def _connect_once(self, backoff: Backoff) -> None:
+        async with websockets.connect(
+            self.url, subprotocols=[Subprotocol(SUBPROTOCOL)],
+            additional_headers={"Authorization": self._authorization}, open_timeout=10,
+        ) as connection:
+            client = StationClient(self.station_id, connection, self)
+            reader = asyncio.create_task(client.start())
+            heartbeat = None
+            try:
+                if not self._booted:  # once per power-up, not on every reconnect
+                    await self._boot(client)
+                self._client = client
+                self._connected.set()
+                backoff.reset()
+                log.info("connected", extra={"station": self.station_id})
+                heartbeat = asyncio.create_task(self._heartbeats(client))
+                await reader
+            finally:
+                self._connected.clear()
+                self._client = None
+                for task in (reader, heartbeat):
+                    if task:
+                        task.cancel()
+
+    async def _boot(self, client: StationClient) -> None:
+        response = await client.call(call.BootNotification(
+            charging_station={"vendor_name": self.vendor, "model": self.model},
+            reason="PowerUp"), suppress=False)
+        self.clock.sync(parse_timestamp(response.current_time))
+        self.heartbeat_interval_s = response.interval or self.heartbeat_interval_s
+        self._booted = response.status == "Accepted"
+        log.info("booted", extra={"status": response.status,
+                                  "central_time": response.current_time})
+
+    async def _heartbeats(self, client: StationClient) -> None:
+        while True:
+            await self.clock.sleep(self.heartbeat_interval_s)
+            with contextlib.suppress(OCPPError, TimeoutError):
+                await client.call(call.Heartbeat(), suppress=False)
+
+    # --- Transport for sessions -------------------------------------------------------
+
+    async def request(self, action: str, **payload: Any) -> dict[str, Any]:
+        """Send a request when connected; retried across reconnects until answered."""
+        message = getattr(call, action)(**payload)
+        while True:
+            await self._connected.wait()
+            client = self._client
+            assert client is not None
+            try:
+                response = await client.call(message, suppress=False)
+            except (ConnectionClosed, TimeoutError):
+                await asyncio.sleep(RETRY_INTERVAL_S)
+                continue
+            return dict(vars(response))
+
+    async def transaction_event(self, **payload: Any) -> asyncio.Future[dict[str, Any]]:
+        return await self.outbox.put(call.TransactionEvent(**payload))
+
+    async def _send_transaction_events(self) -> None:
+        while True:
+            pending = await self.outbox.head()
+            await self._connected.wait()
+            client = self._client
+            assert client is not None
+            try:
+                response = await client.call(pending.payload, suppress=False)
+            except (ConnectionClosed, TimeoutError):
+                pending.attempts += 1
+                await asyncio.sleep(RETRY_INTERVAL_S * pending.attempts)
+                continue
+            except OCPPError as error:  # the central rejected the frame itself
+                log.error("transaction event refused", extra={"error": str(error)})
+                await self.outbox.acknowledge(pending, {})
+                continue
+            await self.outbox.acknowledge(pending, dict(vars(response)))

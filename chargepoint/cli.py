@@ -1,0 +1,160 @@
+"""`pev-chargepoint`: run a simulated premise charge point against the central system."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from chargepoint.agent import Agent, Refused
+from chargepoint.evse import SimulatedEvse
+from chargepoint.meter.simulated import SimulatedEumd
+from chargepoint.pev import SimulatedPev
+from chargepoint.session import ChargingSession, SessionResult
+from shared import logs
+from shared.clock import Clock
+from shared.timeutil import parse_timestamp
+
+USAGE_ERROR = 2
+PASSWORD_ENV = "PEV_CHARGEPOINT_PASSWORD"
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
+def _zone(text: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise argparse.ArgumentTypeError(f"unknown time zone {text!r}") from None
+
+
+def _time_spec(text: str) -> str:
+    try:
+        time.fromisoformat(text) if len(text) <= 5 else parse_timestamp(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither HH:MM nor an ISO 8601 date-time") from None
+    return text
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="pev-chargepoint", description=__doc__)
+    commands = top.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="connect one station; with --pev, run one session")
+    run.add_argument("--central", required=True, help="e.g. ws://127.0.0.1:9000/ocpp")
+    run.add_argument("--station", required=True, help="station id (the Basic auth user)")
+    run.add_argument("--password", default=os.environ.get(PASSWORD_ENV),
+                     help=f"station password (default: ${PASSWORD_ENV})")
+    run.add_argument("--pev", help="plug this PEV in at once and charge it until departure")
+    run.add_argument("--plug-in-at", type=_time_spec, metavar="TIME",
+                     help="plug in at this HH:MM local (next occurrence) or ISO date-time "
+                          "(default: at once)")
+    run.add_argument("--vin", help="the PEV's VIN, sent as additional idToken info")
+    run.add_argument("--energy-wh", type=_positive_int, default=20000,
+                     help="energy the PEV asks for, AC side (default 20000)")
+    run.add_argument("--departure", type=_time_spec, default="07:00",
+                     help="HH:MM local (next occurrence) or ISO date-time (default 07:00)")
+    run.add_argument("--timezone", type=_zone, default=ZoneInfo("UTC"),
+                     help="the premise's time zone, for --departure HH:MM (default UTC)")
+    run.add_argument("--pev-max-w", type=_positive_int, default=7360,
+                     help="PEV on-board charger maximum in W (default 7360: 32 A x 230 V)")
+    run.add_argument("--pev-meter-error", type=float, default=0.0,
+                     help="the PEV's running-total error vs the EUMD, e.g. 0.01 (default 0)")
+    run.add_argument("--max-power-w", type=_positive_int, default=7200,
+                     help="station maximum in W (default 7200)")
+    run.add_argument("--eumd-serial", help="EUMD serial (default: EUMD-<station>)")
+    run.add_argument("--state-dir", type=Path, default=Path(".pev-state"),
+                     help="where the EUMD register is kept across runs")
+    run.add_argument("--speed", type=_positive, default=1.0,
+                     help="clock speed; must match the central's")
+    run.add_argument("--log-level", default="INFO")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if not args.password:
+        print(f"pev-chargepoint: a password is required (--password or ${PASSWORD_ENV})",
+              file=sys.stderr)
+        return USAGE_ERROR
+    logs.setup(args.log_level)
+    try:
+        result = asyncio.run(run(args))
+    except Refused as error:
+        print(f"pev-chargepoint: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        return 130
+    if result is None:
+        return 0
+    print(json.dumps(_summary(result)), flush=True)
+    return 0 if result.accepted else 1
+
+
+def next_time(now: datetime, spec: str, zone: ZoneInfo) -> datetime:
+    """The next HH:MM in `zone` after `now`, or the given ISO instant."""
+    if len(spec) > 5:
+        return parse_timestamp(spec)
+    local = now.astimezone(zone)
+    candidate = datetime.combine(local.date(), time.fromisoformat(spec), zone)
+    if candidate <= local:
+        candidate = datetime.combine(local.date() + timedelta(days=1),
+                                     time.fromisoformat(spec), zone)
+    return candidate.astimezone(now.tzinfo)
+
+
+async def run(args: argparse.Namespace) -> SessionResult | None:
+    clock = Clock(args.speed)
+    agent = Agent(args.central, args.station, args.password, clock)
+    connection = asyncio.create_task(agent.run())
+    if not args.pev:
+        await connection
+        return None
+    online = asyncio.create_task(agent.wait_online())
+    await asyncio.wait([online, connection], return_when=asyncio.FIRST_COMPLETED)
+    if connection.done():
+        connection.result()  # raises Refused
+    if args.plug_in_at:
+        await clock.sleep_until(next_time(clock.now(), args.plug_in_at, args.timezone))
+    meter = SimulatedEumd(args.state_dir / f"{args.station}.json",
+                          args.eumd_serial or f"EUMD-{args.station}")
+    pev = SimulatedPev(args.pev, args.vin, args.energy_wh, max_power_w=args.pev_max_w,
+                       meter_error=args.pev_meter_error)
+    session = ChargingSession(agent, clock, SimulatedEvse(meter, args.max_power_w), pev,
+                              next_time(clock.now(), args.departure, args.timezone))
+    agent.session = session
+    charging = asyncio.create_task(session.run())
+    await asyncio.wait([charging, connection], return_when=asyncio.FIRST_COMPLETED)
+    if connection.done():
+        charging.cancel()
+        connection.result()
+    result = charging.result()
+    await agent.outbox.drained()
+    connection.cancel()
+    return result
+
+
+def _summary(result: SessionResult) -> dict[str, Any]:
+    return {"transaction_id": result.transaction_id, "accepted": result.accepted,
+            "energy_wh": result.energy_wh, "message": result.message,
+            "total_cost": str(result.total_cost) if result.total_cost is not None else None}

@@ -1,0 +1,41 @@
+"""A simulated EVSE: lets the PEV draw what the schedule allows, through the EUMD.
+
+Energy is integrated exactly over the schedule's constant-limit pieces, so the metered
+energy does not depend on when the process happens to wake up.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from chargepoint.meter.simulated import SimulatedEumd
+from chargepoint.pev import SimulatedPev
+from shared.schedule import Schedule
+from shared.units import energy_wh
+
+
+class SimulatedEvse:
+    def __init__(self, meter: SimulatedEumd, max_power_w: int) -> None:
+        self.meter = meter
+        self.max_power_w = max_power_w
+
+    def power_w(self, pev: SimulatedPev, schedule: Schedule | None, at: datetime) -> int:
+        limit = schedule.limit_at(at) if schedule else 0
+        return max(0, min(limit, self.max_power_w, pev.wants_w()))
+
+    def advance(self, pev: SimulatedPev, schedule: Schedule | None, begin: datetime,
+                end: datetime) -> float:
+        """Charge from `begin` to `end`; returns the AC Wh delivered."""
+        if schedule is None or end <= begin:
+            return 0.0
+        delivered = 0.0
+        for left, right, _limit in schedule.pieces(begin, end):
+            power = self.power_w(pev, schedule, left)
+            if power == 0:
+                continue
+            energy = min(energy_wh(power, (right - left).total_seconds()), pev.remaining_wh())
+            pev.receive(energy)
+            delivered += energy
+        if delivered:
+            self.meter.add(delivered)
+        return delivered

@@ -1,0 +1,211 @@
+"""One charging session at the premise: plug-in -> bind -> energy request -> schedule ->
+charge -> unplug, as OCPP 2.0.1 messages (design.md section 3, steps 1-11).
+
+The session talks to the central only through a `Transport`; transaction events go into
+the transport's ordered outbox and carry seqNo 0, 1, 2, ... for this transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+from chargepoint.evse import SimulatedEvse
+from chargepoint.pev import SimulatedPev
+from shared.clock import Clock
+from shared.ocpp201 import build_meter_value, schedule_from_profile
+from shared.schedule import Schedule
+from shared.timeutil import to_wire
+
+log = logging.getLogger("chargepoint.session")
+
+METER_INTERVAL = timedelta(seconds=60)
+
+
+class Transport(Protocol):
+    @property
+    def online(self) -> bool: ...
+
+    async def request(self, action: str, **payload: Any) -> dict[str, Any]: ...
+
+    async def transaction_event(self, **payload: Any) -> asyncio.Future[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    transaction_id: str
+    accepted: bool
+    energy_wh: int  # EUMD register delta
+    total_cost: Decimal | None
+    message: str
+
+
+class ChargingSession:
+    def __init__(self, transport: Transport, clock: Clock, evse: SimulatedEvse,
+                 pev: SimulatedPev, departure: datetime, evse_id: int = 1) -> None:
+        self.transport, self.clock, self.evse, self.pev = transport, clock, evse, pev
+        self.departure = departure
+        self.evse_id = evse_id
+        self.transaction_id = str(uuid.uuid4())
+        self.schedule: Schedule | None = None
+        self._seq_no = 0
+        self._metered_until: datetime | None = None
+
+    # --- called by the agent when the central sends a profile -------------------------
+
+    def apply_profile(self, profile: dict[str, Any]) -> bool:
+        """Take a TxProfile for this transaction; False if it is not ours or unusable."""
+        if profile.get("charging_profile_purpose") != "TxProfile" or \
+                profile.get("transaction_id") != self.transaction_id:
+            return False
+        try:
+            schedule = schedule_from_profile(profile)
+        except (ValueError, KeyError, IndexError) as error:
+            log.warning("unusable charging profile", extra={"error": str(error)})
+            return False
+        now = self.clock.now()
+        if self._metered_until is not None:  # energy so far flowed under the old schedule
+            self.evse.advance(self.pev, self.schedule, self._metered_until, now)
+            self._metered_until = now
+        self.schedule = schedule
+        start = next((schedule.start + timedelta(seconds=o)
+                      for o, limit in schedule.periods if limit > 0), None)
+        log.info("schedule received", extra={
+            "transaction": self.transaction_id, "energy_available_wh": schedule.energy_wh(),
+            "max_power_w": schedule.max_limit, "start": to_wire(start) if start else None,
+            "price_levels": _price_levels(profile)})
+        return True
+
+    def ev_charging_schedule(self) -> dict[str, Any] | None:
+        """What the PEV plans to draw: the schedule capped at its own maximum."""
+        if self.schedule is None:
+            return None
+        return {"id": 1, "start_schedule": to_wire(self.schedule.start),
+                "charging_rate_unit": "W",
+                "charging_schedule_period": [
+                    {"start_period": offset, "limit": min(limit, self.pev.max_power_w)}
+                    for offset, limit in self.schedule.periods]}
+
+    # --- the session ------------------------------------------------------------------
+
+    async def run(self) -> SessionResult:
+        plugged_in = self.clock.now()
+        begin_register = self.evse.meter.register_wh
+        await self._status("Occupied")
+        await self._event("Started", "CablePluggedIn", plugged_in, "Transaction.Begin",
+                          charging_state="EVConnected", evse={"id": self.evse_id,
+                                                              "connector_id": 1})
+        info = (await self.transport.request("Authorize", id_token=self._id_token()))[
+            "id_token_info"]
+        message = info.get("personal_message", {}).get("content", "")
+        if info["status"] != "Accepted":
+            log.warning("binding refused", extra={"transaction": self.transaction_id,
+                                                  "status": info["status"], "reason": message})
+            ended = await self._end(self.clock.now(), "Deauthorized", "DeAuthorized")
+            return SessionResult(self.transaction_id, False, 0, _cost(ended), message)
+        log.info("binding accepted", extra={"transaction": self.transaction_id,
+                                            "personal_message": message})
+        authorized = await self._event("Updated", "Authorized", self.clock.now(),
+                                       id_token=self._id_token(), charging_state="EVConnected")
+        await authorized  # the central binds the payer before it can plan the energy
+        self._metered_until = self.clock.now()
+        needs = await self.transport.request(
+            "NotifyEVChargingNeeds", evse_id=self.evse_id, charging_needs=self._needs())
+        log.info("energy request answered", extra={
+            "transaction": self.transaction_id, "status": needs.get("status"),
+            "info": (needs.get("status_info") or {}).get("additional_info")})
+        await self._meter_until_departure()
+        ended = await self._end(self.departure, "EVDeparted", "EVDisconnected")
+        energy = self.evse.meter.register_wh - begin_register
+        log.info("session ended", extra={"transaction": self.transaction_id,
+                                         "energy_wh": energy, "total_cost": _cost(ended)})
+        return SessionResult(self.transaction_id, True, energy, _cost(ended), message)
+
+    async def _meter_until_departure(self) -> None:
+        assert self._metered_until is not None
+        tick = self._metered_until.replace(second=0, microsecond=0) + METER_INTERVAL
+        while tick < self.departure:
+            await self.clock.sleep_until(tick)
+            self._advance_to(tick)
+            await self._event("Updated", "MeterValuePeriodic", tick,
+                              "Sample.Periodic", charging_state=self._charging_state(tick),
+                              power_w=self.evse.power_w(self.pev, self.schedule, tick))
+            tick += METER_INTERVAL
+        await self.clock.sleep_until(self.departure)
+        self._advance_to(self.departure)
+
+    def _advance_to(self, moment: datetime) -> None:
+        assert self._metered_until is not None
+        self.evse.advance(self.pev, self.schedule, self._metered_until, moment)
+        self._metered_until = moment
+
+    async def _end(self, at: datetime, trigger: str, reason: str) -> dict[str, Any]:
+        done = await self._event("Ended", trigger, at, "Transaction.End",
+                                 charging_state="Idle", stopped_reason=reason)
+        await self._status("Available")
+        return await done
+
+    async def _event(self, event_type: str, trigger: str, at: datetime,
+                     context: str | None = None, *, charging_state: str,
+                     stopped_reason: str | None = None, power_w: int | None = None,
+                     **extra: Any) -> asyncio.Future[dict[str, Any]]:
+        """Queue one TransactionEvent; the future resolves with the central's answer."""
+        info: dict[str, Any] = {"transaction_id": self.transaction_id,
+                                "charging_state": charging_state}
+        if stopped_reason:
+            info["stopped_reason"] = stopped_reason
+        payload: dict[str, Any] = {
+            "event_type": event_type, "timestamp": to_wire(at), "trigger_reason": trigger,
+            "seq_no": self._seq_no, "transaction_info": info, **extra}
+        if context:
+            payload["meter_value"] = [build_meter_value(
+                at, context, self.evse.meter.register_wh, power_w,
+                self.pev.running_total_wh if context != "Transaction.Begin" else None)]
+        if not self.transport.online:
+            payload["offline"] = True
+        self._seq_no += 1
+        return await self.transport.transaction_event(**payload)
+
+    async def _status(self, status: str) -> None:
+        await self.transport.request("StatusNotification", timestamp=to_wire(self.clock.now()),
+                                     connector_status=status, evse_id=self.evse_id,
+                                     connector_id=1)
+
+    def _charging_state(self, at: datetime) -> str:
+        if self.evse.power_w(self.pev, self.schedule, at) > 0:
+            return "Charging"
+        return "SuspendedEV" if self.pev.full else "SuspendedEVSE"
+
+    def _id_token(self) -> dict[str, Any]:
+        token: dict[str, Any] = {"id_token": self.pev.pev_id, "type": "Central"}
+        if self.pev.vin:
+            token["additional_info"] = [{"additional_id_token": self.pev.vin, "type": "VIN"}]
+        return token
+
+    def _needs(self) -> dict[str, Any]:
+        phases = {1: "AC_single_phase", 2: "AC_two_phase", 3: "AC_three_phase"}
+        return {
+            "requested_energy_transfer": phases[self.pev.phases],
+            "departure_time": to_wire(self.departure),
+            "ac_charging_parameters": {
+                "energy_amount": int(self.pev.remaining_wh()),
+                "ev_min_current": 6,
+                "ev_max_current": self.pev.max_power_w // (self.pev.voltage_v * self.pev.phases),
+                "ev_max_voltage": self.pev.voltage_v,
+            },
+        }
+
+
+def _cost(response: dict[str, Any]) -> Decimal | None:
+    cost = response.get("total_cost")
+    return Decimal(str(cost)) if cost is not None else None
+
+
+def _price_levels(profile: dict[str, Any]) -> int | None:
+    tariff = profile["charging_schedule"][0].get("sales_tariff")
+    return tariff.get("num_e_price_levels") if tariff else None

@@ -1,0 +1,141 @@
+"""OCPP 2.0.1 shapes both sides build and read: meter values and charging profiles.
+
+Dicts here use the snake_case keys the `ocpp` package hands to handlers and converts to
+camelCase on the way out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from shared.schedule import Schedule
+from shared.tariff import Segment
+from shared.timeutil import parse_timestamp, to_wire
+
+SUBPROTOCOL = "ocpp2.0.1"
+ENERGY_REGISTER = "Energy.Active.Import.Register"
+POWER = "Power.Active.Import"
+OUTLET = "Outlet"  # the EUMD: billing truth
+EV = "EV"  # the PEV's own running total: a cross-check
+
+
+@dataclass(frozen=True)
+class MeterSample:
+    """One meterValue element reduced to what the utility uses."""
+
+    timestamp: datetime
+    context: str
+    register_wh: int | None  # EUMD register, location Outlet
+    power_w: int | None
+    ev_total_wh: int | None  # PEV running total, location EV
+
+
+def build_meter_value(
+    timestamp: datetime, context: str, register_wh: int, power_w: int | None = None,
+    ev_total_wh: int | None = None,
+) -> dict[str, Any]:
+    sampled: list[dict[str, Any]] = [
+        {"value": register_wh, "context": context, "measurand": ENERGY_REGISTER,
+         "location": OUTLET, "unit_of_measure": {"unit": "Wh"}},
+    ]
+    if power_w is not None:
+        sampled.append({"value": power_w, "context": context, "measurand": POWER,
+                        "location": OUTLET, "unit_of_measure": {"unit": "W"}})
+    if ev_total_wh is not None:
+        sampled.append({"value": ev_total_wh, "context": context, "measurand": ENERGY_REGISTER,
+                        "location": EV, "unit_of_measure": {"unit": "Wh"}})
+    return {"timestamp": to_wire(timestamp), "sampled_value": sampled}
+
+
+_SCALE = {"Wh": 1, "kWh": 1000, "W": 1, "kW": 1000}
+
+
+def _in_base_unit(sampled: Mapping[str, Any]) -> int | None:
+    unit = sampled.get("unit_of_measure") or {}
+    scale = _SCALE.get(unit.get("unit", "Wh"))
+    if scale is None:
+        return None
+    value = Decimal(str(sampled["value"])) * scale * (Decimal(10) ** int(unit.get("multiplier", 0)))
+    return int(value.to_integral_value())
+
+
+def parse_meter_values(meter_values: Iterable[Mapping[str, Any]]) -> list[MeterSample]:
+    samples = []
+    for meter_value in meter_values:
+        register = power = ev_total = None
+        context = "Sample.Periodic"
+        for sampled in meter_value.get("sampled_value", []):
+            context = sampled.get("context", context)
+            measurand = sampled.get("measurand", ENERGY_REGISTER)
+            location = sampled.get("location", OUTLET)
+            phase = sampled.get("phase")
+            if phase is not None:
+                continue  # per-phase values: we bill on the totals
+            if measurand == ENERGY_REGISTER and location == OUTLET:
+                register = _in_base_unit(sampled)
+            elif measurand == ENERGY_REGISTER and location == EV:
+                ev_total = _in_base_unit(sampled)
+            elif measurand == POWER and location == OUTLET:
+                power = _in_base_unit(sampled)
+        samples.append(MeterSample(parse_timestamp(meter_value["timestamp"]), context,
+                                   register, power, ev_total))
+    return samples
+
+
+def build_charging_profile(
+    profile_id: int, transaction_id: str, schedule: Schedule,
+    price_segments: Sequence[Segment] = (), stack_level: int = 0,
+) -> dict[str, Any]:
+    """A TxProfile for one transaction, limits in W, with salesTariff price levels."""
+    charging_schedule: dict[str, Any] = {
+        "id": profile_id,
+        "start_schedule": to_wire(schedule.start),
+        "charging_rate_unit": "W",
+        "charging_schedule_period": [
+            {"start_period": offset, "limit": limit} for offset, limit in schedule.periods
+        ],
+    }
+    if price_segments:
+        charging_schedule["sales_tariff"] = _sales_tariff(profile_id, schedule.start,
+                                                          price_segments)
+    return {
+        "id": profile_id,
+        "stack_level": stack_level,
+        "charging_profile_purpose": "TxProfile",
+        "charging_profile_kind": "Absolute",
+        "transaction_id": transaction_id,
+        "charging_schedule": [charging_schedule],
+    }
+
+
+def _sales_tariff(
+    tariff_id: int, start: datetime, segments: Sequence[Segment],
+) -> dict[str, Any]:
+    # ISO 15118 price levels: 0 is the cheapest; at most 1024 entries.
+    prices = sorted({s.price for s in segments})
+    entries = [
+        {"relative_time_interval": {"start": int((s.start - start).total_seconds()),
+                                    "duration": int(s.seconds)},
+         "e_price_level": prices.index(s.price)}
+        for s in segments[:1024]
+    ]
+    return {"id": tariff_id, "num_e_price_levels": len(prices), "sales_tariff_entry": entries}
+
+
+def schedule_from_profile(profile: Mapping[str, Any]) -> Schedule:
+    """The first schedule of a received profile, as limits in W."""
+    charging_schedule = profile["charging_schedule"][0]
+    if charging_schedule.get("charging_rate_unit", "W") != "W":
+        raise ValueError("only schedules in W are supported")
+    start = charging_schedule.get("start_schedule")
+    if start is None:
+        raise ValueError("an Absolute profile needs startSchedule")
+    periods = tuple(
+        (int(p["start_period"]), int(p["limit"]))
+        for p in charging_schedule["charging_schedule_period"]
+    )
+    return Schedule(parse_timestamp(start), periods)

@@ -1,0 +1,29 @@
+"""OCPP-J framing errors: the CALLERROR a malformed frame deserves (OCPP-J 2.0.1 section 4)."""
+
+from __future__ import annotations
+
+import json
+
+from ocpp.messages import CallError
+
+UNREADABLE_ID = "-1"  # the message id to use when it cannot be read
+
+
+def rejection(raw: str | bytes) -> CallError:
+    """Describe why `raw` is not an OCPP-J message, as a CALLERROR to send back."""
+    if isinstance(raw, bytes):
+        return CallError(UNREADABLE_ID, "RpcFrameworkError",
+                         "binary frames are not OCPP-J; send JSON text frames", {})
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        return CallError(UNREADABLE_ID, "FormatViolation", "message is not valid JSON", {})
+    if not isinstance(message, list) or len(message) < 2 or not isinstance(message[1], str):
+        return CallError(UNREADABLE_ID, "RpcFrameworkError",
+                         "message must be a JSON array [type, id, ...] with a string id", {})
+    message_id = message[1][:36]
+    if message[0] not in (2, 3, 4):
+        return CallError(message_id, "MessageTypeNotSupported",
+                         f"message type {str(message[0])[:20]!r} is not supported", {})
+    return CallError(message_id, "ProtocolError",
+                     "message does not have the elements its type requires", {})

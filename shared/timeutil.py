@@ -1,0 +1,31 @@
+"""UTC inside, ISO 8601 with `Z` on the wire and on disk."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Parse an OCPP timestamp; a value without a zone is taken as UTC."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def to_wire(moment: datetime) -> str:
+    """UTC with `Z`, milliseconds only when there are any."""
+    moment = moment.astimezone(UTC)
+    spec = "milliseconds" if moment.microsecond else "seconds"
+    return moment.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+
+
+def to_storage(moment: datetime) -> str:
+    """Fixed-width UTC text, so stored timestamps sort as text."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def require_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: times inside are timezone-aware UTC")
+    return moment.astimezone(UTC)
