@@ -139,6 +139,13 @@ class _Lines:
                 return n
         return start
 
+    def find(self, after: int, token: str) -> int:
+        """The first line after `after` that contains `token` (else `after`)."""
+        for n in range(after + 1, len(self.lines) + 1):
+            if token in self.lines[n - 1]:
+                return n
+        return after
+
 
 class _Reader:
     """Typed access to one TOML table, raising RegistryError with a location."""
@@ -205,7 +212,8 @@ def load_registry(path: Path, known: Mapping[str, set[str]] | None = None) -> Re
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        line = getattr(error, "lineno", None) or 1
+        found = re.search(r"at line (\d+)", str(error))  # tomllib has no lineno before 3.14
+        line = int(found.group(1)) if found else 1
         raise RegistryError(f"{path}:{line}: not valid TOML: {error}") from None
     return _Parser(path, text, data, known or {}).registry()
 
@@ -291,8 +299,15 @@ class _Parser:
             return parse_tariff(r.text("id", is_id=True), r.text("name"), timezone, definition,
                                 r.boolean("illustrative", False))
         except TariffError as error:
-            raise r.fail("seasons" if "seasons" in table else "periods",
-                         f"tariff {table.get('id')!r}: {error}") from None
+            line = self.lines.of("tariffs", index, "periods")
+            if error.season_index is not None:
+                line = self.lines.find(line, "[[tariffs.seasons]]")
+                for _ in range(error.season_index):
+                    line = self.lines.find(line, "[[tariffs.seasons]]")
+            if error.token:
+                line = self.lines.find(line, error.token)
+            raise RegistryError(f"{self.path}:{line}: tariff {table.get('id')!r}: {error}"
+                                ) from None
 
     def program(self, index: int, table: Any, ids: Mapping[str, set[str]]) -> Program:
         r = self.reader("programs", index, table)

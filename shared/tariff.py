@@ -22,7 +22,16 @@ DAY_MINUTES = 24 * 60
 
 
 class TariffError(ValueError):
-    """A tariff definition that cannot be used."""
+    """A tariff definition that cannot be used.
+
+    `season_index` and `token` (text that appears on the offending line) let a caller
+    that knows the file point at the line.
+    """
+
+    def __init__(self, message: str, season_index: int | None = None,
+                 token: str | None = None) -> None:
+        super().__init__(message)
+        self.season_index, self.token = season_index, token
 
 
 @dataclass(frozen=True)
@@ -143,7 +152,7 @@ def parse_tariff(
         raw_seasons = definition["seasons"]
         if not isinstance(raw_seasons, list) or not raw_seasons:
             raise TariffError("'seasons' must be a non-empty list")
-        seasons = tuple(_parse_season(raw) for raw in raw_seasons)
+        seasons = tuple(_parse_season(raw, index) for index, raw in enumerate(raw_seasons))
     elif "periods" in definition:
         seasons = (_parse_season({"name": "all-year", "months": list(range(1, 13)),
                                   "periods": definition["periods"]}),)
@@ -164,7 +173,14 @@ def tariff_definition(tariff: Tariff) -> dict[str, Any]:
         for s in tariff.seasons]}
 
 
-def _parse_season(raw: Any) -> Season:
+def _parse_season(raw: Any, index: int = 0) -> Season:
+    try:
+        return _season(raw)
+    except TariffError as error:
+        raise TariffError(str(error), index, error.token) from None
+
+
+def _season(raw: Any) -> Season:
     if not isinstance(raw, Mapping):
         raise TariffError("a season must be a table")
     name = str(raw.get("name", "")).strip()
@@ -183,7 +199,8 @@ def _parse_season(raw: Any) -> Season:
     for period in periods:
         if period.start_minute != covered:
             raise TariffError(f"season {name!r}: periods must cover 00:00-24:00 without gaps "
-                              f"or overlaps (check around {_hhmm(covered)})")
+                              f"or overlaps (check around {_hhmm(covered)})",
+                              token=_hhmm(covered))
         covered = period.end_minute
     if covered != DAY_MINUTES:
         raise TariffError(f"season {name!r}: periods end at {_hhmm(covered)}, not 24:00")
@@ -191,6 +208,15 @@ def _parse_season(raw: Any) -> Season:
 
 
 def _parse_period(season: str, raw: Any) -> Period:
+    try:
+        return _period(season, raw)
+    except TariffError as error:
+        name = raw.get("name") if isinstance(raw, Mapping) else None
+        raise TariffError(str(error), token=error.token or (f'"{name}"' if name else None)
+                          ) from None
+
+
+def _period(season: str, raw: Any) -> Period:
     if not isinstance(raw, Mapping):
         raise TariffError(f"season {season!r}: a period must be a table")
     name = str(raw.get("name", "")).strip()
