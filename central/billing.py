@@ -59,6 +59,8 @@ def rate(readings: Sequence[Reading], tariff: Tariff) -> Bill:
             shares = [(s.period, s.price, wh)
                       for s, wh in zip(segments, split_energy(segments, delta), strict=True)]
         for period_name, price, wh in shares:
+            if wh == 0:
+                continue  # a period the PEV drew nothing in does not appear on the bill
             energy[period_name] = energy.get(period_name, 0) + wh
             exact_cost[period_name] = exact_cost.get(period_name, Decimal(0)) + kwh(wh) * price
     periods = tuple(PeriodCharge(name, energy[name], money(exact_cost[name])) for name in energy)

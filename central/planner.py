@@ -3,6 +3,10 @@
 Pure: the request, the limits and the tariff in; energy available, a schedule of power
 limits and a note for the driver out. Economy programs put the energy in the cheapest
 periods that still finish by departure; others charge at once.
+
+Charging windows are whole tariff periods (or now..departure), not just long enough: the
+PEV stops drawing when it has what it asked for, and a window with room to spare lets it
+catch up after a late profile, a randomized start or a demand-response cut.
 """
 
 from __future__ import annotations
@@ -67,7 +71,7 @@ def plan(now: datetime, request: EnergyRequest, limits: Sequence[Limit], tariff:
     horizon = int((departure - now).total_seconds())
     needed = min(seconds_for(requested, power), horizon)
     windows = _cheapest_windows(now, departure, needed, tariff) if economy \
-        else [(0, needed)]
+        else [(0, horizon)]
     charged_seconds = sum(end - start for start, end in windows)
     available = min(requested, power * charged_seconds // 3600)
     schedule = Schedule(now, _periods(windows, power))
@@ -82,7 +86,8 @@ def plan(now: datetime, request: EnergyRequest, limits: Sequence[Limit], tariff:
 
 def _cheapest_windows(now: datetime, departure: datetime, needed: int,
                       tariff: Tariff) -> list[tuple[int, int]]:
-    """Charging windows (seconds after now) in the cheapest periods, earliest first on ties."""
+    """The cheapest whole periods (seconds after now) that hold `needed` seconds of charging,
+    earliest first among equal prices."""
     segments = sorted(tariff.segments(now, departure), key=lambda s: (s.price, s.start))
     windows = []
     remaining = needed
@@ -90,9 +95,8 @@ def _cheapest_windows(now: datetime, departure: datetime, needed: int,
         if remaining <= 0:
             break
         start = int((segment.start - now).total_seconds())
-        take = min(int(segment.seconds), remaining)
-        windows.append((start, start + take))
-        remaining -= take
+        windows.append((start, start + int(segment.seconds)))
+        remaining -= int(segment.seconds)
     return sorted(windows)
 
 

@@ -29,6 +29,7 @@ from shared.units import ac_power_w
 log = logging.getLogger("central.station")
 
 HEARTBEAT_INTERVAL_S = 300
+VENDOR_ID = "pev-grid"
 PHASES = {"AC_single_phase": 1, "AC_two_phase": 2, "AC_three_phase": 3}
 
 
@@ -133,7 +134,12 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
         if plan.available_wh < plan.requested_wh:
             status_info = {"reason_code": "EnergyLimited",
                            "additional_info": f"available {plan.available_wh} Wh"[:512]}
-        return call_result.NotifyEVChargingNeeds(status="Accepted", status_info=status_info)
+        # The PEV is told how much it will get and why, in the message's own extension
+        # point (customData), as 2.0.1 has no field for the energy available.
+        return call_result.NotifyEVChargingNeeds(
+            status="Accepted", status_info=status_info,
+            custom_data={"vendor_id": VENDOR_ID, "energy_available_wh": plan.available_wh,
+                         "note": plan.note[:255]})
 
     @after(Action.notify_ev_charging_needs)
     async def send_planned_profile(self, evse_id: int, **_: Any) -> None:

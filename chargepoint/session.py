@@ -76,9 +76,8 @@ class ChargingSession:
         start = next((schedule.start + timedelta(seconds=o)
                       for o, limit in schedule.periods if limit > 0), None)
         log.info("schedule received", extra={
-            "transaction": self.transaction_id, "energy_available_wh": schedule.energy_wh(),
-            "max_power_w": schedule.max_limit, "start": to_wire(start) if start else None,
-            "price_levels": _price_levels(profile)})
+            "transaction": self.transaction_id, "max_power_w": schedule.max_limit,
+            "start": to_wire(start) if start else None, "price_levels": _price_levels(profile)})
         return True
 
     def ev_charging_schedule(self) -> dict[str, Any] | None:
@@ -100,26 +99,32 @@ class ChargingSession:
         await self._event("Started", "CablePluggedIn", plugged_in, "Transaction.Begin",
                           charging_state="EVConnected", evse={"id": self.evse_id,
                                                               "connector_id": 1})
+        # The EUMD reports every minute from plug-in on, whatever the handshake is doing.
+        self._metered_until = plugged_in
+        metering = asyncio.create_task(self._meter_until_departure())
         info = (await self.transport.request("Authorize", id_token=self._id_token()))[
             "id_token_info"]
         message = info.get("personal_message", {}).get("content", "")
         if info["status"] != "Accepted":
+            metering.cancel()
             log.warning("binding refused", extra={"transaction": self.transaction_id,
                                                   "status": info["status"], "reason": message})
-            ended = await self._end(self.clock.now(), "Deauthorized", "DeAuthorized")
+            ended = await self._end(self.clock.now(), "Deauthorized", "DeAuthorized",
+                                    id_token=self._id_token())
             return SessionResult(self.transaction_id, False, 0, _cost(ended), message)
         log.info("binding accepted", extra={"transaction": self.transaction_id,
                                             "personal_message": message})
         authorized = await self._event("Updated", "Authorized", self.clock.now(),
                                        id_token=self._id_token(), charging_state="EVConnected")
         await authorized  # the central binds the payer before it can plan the energy
-        self._metered_until = self.clock.now()
         needs = await self.transport.request(
             "NotifyEVChargingNeeds", evse_id=self.evse_id, charging_needs=self._needs())
+        offer = needs.get("custom_data") or {}
         log.info("energy request answered", extra={
             "transaction": self.transaction_id, "status": needs.get("status"),
-            "info": (needs.get("status_info") or {}).get("additional_info")})
-        await self._meter_until_departure()
+            "requested_wh": int(self.pev.remaining_wh()),
+            "energy_available_wh": offer.get("energy_available_wh"), "note": offer.get("note")})
+        await metering
         ended = await self._end(self.departure, "EVDeparted", "EVDisconnected")
         energy = self.evse.meter.register_wh - begin_register
         log.info("session ended", extra={"transaction": self.transaction_id,
@@ -144,9 +149,10 @@ class ChargingSession:
         self.evse.advance(self.pev, self.schedule, self._metered_until, moment)
         self._metered_until = moment
 
-    async def _end(self, at: datetime, trigger: str, reason: str) -> dict[str, Any]:
+    async def _end(self, at: datetime, trigger: str, reason: str,
+                   **extra: Any) -> dict[str, Any]:
         done = await self._event("Ended", trigger, at, "Transaction.End",
-                                 charging_state="Idle", stopped_reason=reason)
+                                 charging_state="Idle", stopped_reason=reason, **extra)
         await self._status("Available")
         return await done
 

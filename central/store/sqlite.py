@@ -283,6 +283,17 @@ class SqliteStore:
             (station_id, transaction_id, seq_no, event_type, trigger_reason,
              to_storage(timestamp), int(offline), json.dumps(reply)))
 
+    async def events(self, station_id: str, transaction_id: str) -> list[dict[str, Any]]:
+        """The transaction's events as received: seq_no, type, trigger, time, offline."""
+        rows = await self._all(
+            "SELECT seq_no, event_type, trigger_reason, timestamp, offline FROM "
+            "transaction_events WHERE station_id = ? AND transaction_id = ? ORDER BY seq_no",
+            station_id, transaction_id)
+        return [{"seq_no": r["seq_no"], "event_type": r["event_type"],
+                 "trigger_reason": r["trigger_reason"],
+                 "timestamp": parse_timestamp(r["timestamp"]), "offline": bool(r["offline"])}
+                for r in rows]
+
     async def event_seq_nos(self, station_id: str, transaction_id: str) -> list[int]:
         rows = await self._all(
             "SELECT seq_no FROM transaction_events WHERE station_id = ? AND transaction_id = ? "

@@ -26,16 +26,17 @@ def test_economy_charges_in_the_off_peak_window_before_departure():
     assert result.available_wh == 20_000
     assert result.power_w == 7200  # program limit is the tightest
     assert result.start == local(2026, 11, 23, 0, 0)
+    # 20 kWh at 7.2 kW takes 2 h 47 m: the off-peak period until departure holds it
     [(start, end, limit)] = positive_spans(result)
-    assert limit == 7200 and start == local(2026, 11, 23, 0, 0)
-    assert end == start + timedelta(seconds=10_000)  # 20 kWh at 7.2 kW = 2 h 46 m 40 s
+    assert (start, end, limit) == (local(2026, 11, 23, 0, 0), local(2026, 11, 23, 7, 0), 7200)
 
 
 def test_without_economy_charging_starts_at_once():
     now = local(2026, 11, 22, 20, 30)
     result = plan(now, EnergyRequest(10_000, local(2026, 11, 22, 23, 0), 7360), LIMITS,
                   EV_TOU, economy=False)
-    assert result.start == now and result.power_w == 7200
+    [(start, end, limit)] = positive_spans(result)
+    assert (start, end, limit) == (now, local(2026, 11, 22, 23, 0), 7200)
 
 
 def test_the_ev_maximum_binds_when_it_is_the_lowest():

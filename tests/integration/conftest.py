@@ -1,0 +1,98 @@
+"""A real central system on a real port with a real SQLite file, and real agent processes."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+
+from central.router import CommandRouter
+from central.server import OcppServer
+from central.services import CentralServices
+from central.store import SqliteStore
+from shared.clock import Clock
+from tests.helpers import ROOT, example_registry, local
+
+AGENT_TIMEOUT_S = 120
+SPEED = 3000  # simulated seconds per real second: an evening passes in seconds
+PASSWORDS = {"CP-1001": "alder-lane-evse-2026", "CP-1002": "birch-road-evse-2026",
+             "CP-1003": "cedar-court-portal-2026"}
+
+
+@dataclass
+class Central:
+    url: str
+    store: SqliteStore
+    clock: Clock
+    router: CommandRouter
+    db: Path
+
+
+@pytest.fixture
+async def central(tmp_path: Path) -> AsyncIterator[Central]:
+    db = tmp_path / "central.db"
+    store = await SqliteStore.open(db)
+    await store.import_registry(example_registry())
+    clock = Clock(SPEED, start=local(2026, 11, 22, 20, 0))
+    router = CommandRouter()
+    server = await OcppServer(CentralServices(store, clock), router).serve("127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield Central(f"ws://127.0.0.1:{port}/ocpp", store, clock, router, db)
+    finally:
+        server.close()
+        await server.wait_closed()
+        await store.close()
+
+
+@dataclass
+class AgentRun:
+    returncode: int
+    summary: dict[str, Any] | None
+    logs: list[dict[str, Any]]
+    stderr: str
+
+    def log(self, message: str) -> dict[str, Any]:
+        return next(entry for entry in self.logs if entry.get("msg") == message)
+
+
+async def run_agent(central: Central, station: str, *args: str, password: str | None = None,
+                    state_dir: Path) -> AgentRun:
+    """Run `pev-chargepoint run` as a real process against the central."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "chargepoint", "run", "--central", central.url,
+        "--station", station, "--password", password or PASSWORDS[station],
+        "--speed", str(SPEED), "--timezone", "America/Los_Angeles",
+        "--state-dir", str(state_dir), *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=ROOT)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), AGENT_TIMEOUT_S)
+    text = stderr.decode()
+    logs = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    out = stdout.decode().strip()
+    assert process.returncode is not None
+    return AgentRun(process.returncode, json.loads(out) if out else None, logs, text)
+
+
+async def open_link(central: Central, station: str = "CP-1001", *,
+                    password: str | None = None,
+                    subprotocols: list[str] | None = None) -> websockets.ClientConnection:
+    """A raw OCPP-J client connection, for sending exactly the frames a test wants."""
+    credentials = f"{station}:{password or PASSWORDS.get(station, 'x')}".encode()
+    return await websockets.connect(
+        f"{central.url}/{station}",
+        subprotocols=subprotocols if subprotocols is not None else ["ocpp2.0.1"],
+        additional_headers={"Authorization": "Basic " + base64.b64encode(credentials).decode()})
+
+
+async def rpc(link: websockets.ClientConnection, action: str, payload: Any,
+              message_id: str = "m1") -> list[Any]:
+    await link.send(json.dumps([2, message_id, action, payload]))
+    return json.loads(await asyncio.wait_for(link.recv(), 10))
