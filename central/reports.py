@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from rich.table import Table
@@ -33,22 +34,28 @@ def session_row(session: Session) -> dict[str, Any]:
     }
 
 
+def _short(moment: datetime | None) -> str:
+    return moment.strftime("%m-%d %H:%MZ") if moment else "?"
+
+
 def sessions_table(sessions: list[Session]) -> Table:
-    table = Table(title="Sessions", header_style="bold")
-    for column in ("id", "station", "premise", "PEV", "payer", "scenario", "status", "Wh",
-                   "cost per TOU period", "total", "start", "end"):
+    """Sessions for people: fits 80 columns; `--json` has every field in full."""
+    table = Table(title="Sessions (times UTC)", header_style="bold")
+    for column in ("id", "station\nPEV", "payer\nscenario", "status", "Wh",
+                   "per TOU period", "total", "start\nend"):
         table.add_column(column, justify="right" if column in ("id", "Wh", "total") else "left")
     for s in sessions:
-        periods = "\n".join(f"{name}: {v['energy_wh']} Wh {v['cost']}"
+        periods = "\n".join(f"{name} {v['energy_wh']} Wh {v['cost']}"
                             for name, v in s.cost_by_period.items())
-        status = s.status if s.complete or s.status == "active" else f"{s.status} (incomplete)"
+        status = s.status if s.complete or s.status == "active" else f"{s.status}\n(incomplete)"
+        if s.refusal:
+            status = f"refused:\n{s.refusal}"
         table.add_row(
-            str(s.id), s.station_id, s.premise_id or "", s.pev_id or "", s.payer_account or "",
-            s.scenario or "", status if not s.refusal else f"refused: {s.refusal}",
+            str(s.id), f"{s.station_id}\n{s.pev_id or '-'}",
+            f"{s.payer_account or '-'}\n{s.scenario or ''}", status,
             "" if s.energy_wh is None else str(s.energy_wh), periods,
             f"{s.cost_total} {s.currency}" if s.cost_total is not None else "",
-            to_wire(s.started_at) if s.started_at else "",
-            to_wire(s.ended_at) if s.ended_at else "")
+            f"{_short(s.started_at)}\n{_short(s.ended_at)}")
     return table
 
 

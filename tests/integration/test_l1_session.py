@@ -1,13 +1,16 @@
 """L1 end to end: a real agent process charges an enrolled PEV at home; the central plans,
 meters and bills it to the home account (design.md section 3, steps 1-11)."""
 
+import asyncio
 import itertools
+import json
+import sys
 from datetime import timedelta
 from decimal import Decimal
 
-from shared.timeutil import parse_timestamp
+from shared.timeutil import parse_timestamp, to_wire
 from shared.units import money
-from tests.helpers import local
+from tests.helpers import ROOT, local
 from tests.integration.conftest import run_agent
 
 PEAK, PARTIAL_PEAK, OFF_PEAK = Decimal("0.42"), Decimal("0.40"), Decimal("0.28")  # winter
@@ -65,6 +68,19 @@ async def test_economy_l1_session_is_planned_off_peak_metered_every_minute_and_b
     assert session.cost_by_period == {"off-peak": {"energy_wh": 14000, "cost": "3.92"}}
     assert session.cost_total == money(Decimal("14.000") * OFF_PEAK)
     assert Decimal(run.summary["total_cost"]) == session.cost_total  # TransactionEvent Ended
+
+    # The operator's view: `pev-central sessions --json`, one row per session.
+    listing = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "central", "sessions", "--db", str(central.db), "--json",
+        stdout=asyncio.subprocess.PIPE, cwd=ROOT)
+    [row] = json.loads((await listing.communicate())[0])
+    assert row == {
+        "id": session.id, "station": "CP-1001", "transaction_id": session.transaction_id,
+        "premise": "P-1001", "pev": "PEV-0001", "payer_account": "A-1001", "scenario": "L1",
+        "status": "ended", "complete": True, "energy_wh": 14000,
+        "cost_by_period": {"off-peak": {"energy_wh": 14000, "cost": "3.92"}},
+        "cost_total": "3.92", "currency": "USD", "start": to_wire(plugged_in),
+        "end": "2026-11-23T11:00:00Z", "refusal": None}
 
 
 async def test_a_session_crossing_the_peak_boundary_costs_what_the_hand_computes(
