@@ -64,13 +64,15 @@ class StationClient(ChargePoint):  # type: ignore[misc]  # the ocpp package is u
 
 class Agent:
     def __init__(self, url: str, station_id: str, password: str, clock: Clock,
-                 vendor: str = "pev-grid", model: str = "simulated") -> None:
+                 backoff: Backoff | None = None, vendor: str = "pev-grid",
+                 model: str = "simulated") -> None:
         self.url = url.rstrip("/") + "/" + station_id
         self.station_id = station_id
         self._authorization = "Basic " + base64.b64encode(
             f"{station_id}:{password}".encode()).decode()
         self.clock = clock
         self.vendor, self.model = vendor, model
+        self.backoff = backoff or Backoff()
         self.session: ChargingSession | None = None
         self.outbox = Outbox()
         self._client: StationClient | None = None
@@ -88,7 +90,7 @@ class Agent:
     async def run(self) -> None:
         """Stay connected until cancelled; Refused is raised on a handshake refusal."""
         sender = asyncio.create_task(self._send_transaction_events())
-        backoff = Backoff()
+        backoff = self.backoff
         try:
             while True:
                 try:

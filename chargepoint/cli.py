@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chargepoint.agent import Agent, Refused
+from chargepoint.backoff import Backoff
 from chargepoint.evse import SimulatedEvse
 from chargepoint.meter.simulated import SimulatedEumd
 from chargepoint.pev import SimulatedPev
@@ -38,6 +39,16 @@ def _positive(text: str) -> float:
         value = -1
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction from 0 to 1")
     return value
 
 
@@ -78,6 +89,12 @@ def parser() -> argparse.ArgumentParser:
                      help="the premise's time zone, for --departure HH:MM (default UTC)")
     run.add_argument("--pev-max-w", type=_positive_int, default=7360,
                      help="PEV on-board charger maximum in W (default 7360: 32 A x 230 V)")
+    run.add_argument("--battery-kwh", type=_positive, default=75.0,
+                     help="PEV battery capacity in kWh (default 75)")
+    run.add_argument("--soc", type=_fraction, default=0.3,
+                     help="PEV state of charge at plug-in, 0..1 (default 0.3)")
+    run.add_argument("--pev-efficiency", type=_fraction, default=0.92,
+                     help="PEV on-board charger efficiency, AC to battery (default 0.92)")
     run.add_argument("--pev-meter-error", type=float, default=0.0,
                      help="the PEV's running-total error vs the EUMD, e.g. 0.01 (default 0)")
     run.add_argument("--max-power-w", type=_positive_int, default=7200,
@@ -87,6 +104,8 @@ def parser() -> argparse.ArgumentParser:
                      help="where the EUMD register is kept across runs")
     run.add_argument("--speed", type=_positive, default=1.0,
                      help="clock speed; must match the central's")
+    run.add_argument("--backoff-cap-s", type=_positive, default=60.0,
+                     help="longest wait between reconnect attempts, real seconds (default 60)")
     run.add_argument("--log-level", default="INFO")
     return top
 
@@ -125,7 +144,8 @@ def next_time(now: datetime, spec: str, zone: ZoneInfo) -> datetime:
 
 async def run(args: argparse.Namespace) -> SessionResult | None:
     clock = Clock(args.speed)
-    agent = Agent(args.central, args.station, args.password, clock)
+    agent = Agent(args.central, args.station, args.password, clock,
+                  backoff=Backoff(cap_s=args.backoff_cap_s))
     connection = asyncio.create_task(agent.run())
     if not args.pev:
         await connection
@@ -139,6 +159,8 @@ async def run(args: argparse.Namespace) -> SessionResult | None:
     meter = SimulatedEumd(args.state_dir / f"{args.station}.json",
                           args.eumd_serial or f"EUMD-{args.station}")
     pev = SimulatedPev(args.pev, args.vin, args.energy_wh, max_power_w=args.pev_max_w,
+                       battery_capacity_wh=int(args.battery_kwh * 1000),
+                       state_of_charge=args.soc, efficiency=args.pev_efficiency,
                        meter_error=args.pev_meter_error)
     session = ChargingSession(agent, clock, SimulatedEvse(meter, args.max_power_w), pev,
                               next_time(clock.now(), args.departure, args.timezone))

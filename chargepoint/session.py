@@ -128,7 +128,8 @@ class ChargingSession:
         ended = await self._end(self.departure, "EVDeparted", "EVDisconnected")
         energy = self.evse.meter.register_wh - begin_register
         log.info("session ended", extra={"transaction": self.transaction_id,
-                                         "energy_wh": energy, "total_cost": _cost(ended)})
+                                         "energy_wh": energy, "total_cost": _cost(ended),
+                                         "state_of_charge": round(self.pev.state_of_charge, 3)})
         return SessionResult(self.transaction_id, True, energy, _cost(ended), message)
 
     async def _meter_until_departure(self) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import socket
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,14 +38,15 @@ class Central:
     db: Path
 
 
-@pytest.fixture
-async def central(tmp_path: Path) -> AsyncIterator[Central]:
-    db = tmp_path / "central.db"
+@asynccontextmanager
+async def running_central(directory: Path, port: int = 0) -> AsyncIterator[Central]:
+    """The central system in this event loop, its clock at 20:00 on a winter evening."""
+    db = directory / "central.db"
     store = await SqliteStore.open(db)
     await store.import_registry(example_registry())
     clock = Clock(SPEED, start=local(2026, 11, 22, 20, 0))
     router = CommandRouter()
-    server = await OcppServer(CentralServices(store, clock), router).serve("127.0.0.1", 0)
+    server = await OcppServer(CentralServices(store, clock), router).serve("127.0.0.1", port)
     port = server.sockets[0].getsockname()[1]
     try:
         yield Central(f"ws://127.0.0.1:{port}/ocpp", store, clock, router, db)
@@ -51,6 +54,18 @@ async def central(tmp_path: Path) -> AsyncIterator[Central]:
         server.close()
         await server.wait_closed()
         await store.close()
+
+
+@pytest.fixture
+async def central(tmp_path: Path) -> AsyncIterator[Central]:
+    async with running_central(tmp_path) as running:
+        yield running
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -64,21 +79,31 @@ class AgentRun:
         return next(entry for entry in self.logs if entry.get("msg") == message)
 
 
-async def run_agent(central: Central, station: str, *args: str, password: str | None = None,
-                    state_dir: Path) -> AgentRun:
-    """Run `pev-chargepoint run` as a real process against the central."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "chargepoint", "run", "--central", central.url,
+async def start_agent(url: str, station: str, *args: str, password: str | None = None,
+                      state_dir: Path) -> asyncio.subprocess.Process:
+    """Start `pev-chargepoint run` as a real process against the central at `url`."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "chargepoint", "run", "--central", url,
         "--station", station, "--password", password or PASSWORDS[station],
         "--speed", str(SPEED), "--timezone", "America/Los_Angeles",
         "--state-dir", str(state_dir), *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=ROOT)
+
+
+async def finished(process: asyncio.subprocess.Process) -> AgentRun:
     stdout, stderr = await asyncio.wait_for(process.communicate(), AGENT_TIMEOUT_S)
     text = stderr.decode()
     logs = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     out = stdout.decode().strip()
     assert process.returncode is not None
     return AgentRun(process.returncode, json.loads(out) if out else None, logs, text)
+
+
+async def run_agent(central: Central, station: str, *args: str, password: str | None = None,
+                    state_dir: Path) -> AgentRun:
+    """Run one agent process to its end against the central."""
+    return await finished(await start_agent(central.url, station, *args, password=password,
+                                            state_dir=state_dir))
 
 
 async def open_link(central: Central, station: str = "CP-1001", *,
