@@ -10,7 +10,6 @@ import signal
 import sqlite3
 import sys
 from collections.abc import Callable, Coroutine
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,32 +22,14 @@ from central.server import OcppServer
 from central.services import CentralServices
 from central.store import SqliteStore
 from central.store.sqlite import NotFound
-from shared import logs
+from shared import cli_types, logs
 from shared.clock import Clock
-from shared.timeutil import parse_timestamp
 
 USAGE_ERROR = 2
 
 
 class UsageError(Exception):
     """Bad input from the operator: printed as a message, exit code 2."""
-
-
-def _timestamp(text: str) -> datetime:
-    try:
-        return parse_timestamp(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 date-time") from None
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
-    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -59,9 +40,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--db", type=Path, required=True, help="SQLite database file")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=9000, help="0 picks a free port")
-    serve.add_argument("--speed", type=_positive, default=1.0,
+    serve.add_argument("--speed", type=cli_types.positive, default=1.0,
                        help="clock speed (e.g. 600: ten hours in a minute)")
-    serve.add_argument("--sim-start", type=_timestamp,
+    serve.add_argument("--sim-start", type=cli_types.timestamp,
                        help="start the clock at this instant (default: now)")
     serve.add_argument("--log-level", default="INFO")
 

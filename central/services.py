@@ -144,7 +144,8 @@ class CentralServices:
             session = await self.store.session(event.station_id, event.transaction_id) \
                 or Session(event.station_id, event.transaction_id)
             authorization = await self._apply(session, event)
-            await self.store.save_session(session)
+            if session.id is None:
+                await self.store.save_session(session)  # readings refer to its id
             assert session.id is not None
             await self.store.add_readings(session.id, event.seq_no, event.samples)
             total_cost = None
@@ -152,14 +153,16 @@ class CentralServices:
                 await self._bill(session)
                 total_cost = session.cost_total if session.cost_total is not None \
                     else Decimal("0.00")
+            seq_nos = sorted({*await self.store.event_seq_nos(event.station_id,
+                                                              event.transaction_id),
+                              event.seq_no})
+            session.complete = (session.started_at is not None and session.ended_at is not None
+                                and seq_nos == list(range(len(seq_nos))))
+            await self.store.save_session(session)
             reply = TxReply(authorization, total_cost)
             await self.store.add_event(event.station_id, event.transaction_id, event.seq_no,
                                        event.event_type, event.trigger_reason, event.timestamp,
                                        event.offline, reply.to_json())
-            seq_nos = await self.store.event_seq_nos(event.station_id, event.transaction_id)
-            session.complete = (session.started_at is not None and session.ended_at is not None
-                                and seq_nos == list(range(len(seq_nos))))
-            await self.store.save_session(session)
         return reply
 
     async def _apply(self, session: Session, event: TxEvent) -> AuthorizationResult | None:

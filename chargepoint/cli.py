@@ -10,7 +10,7 @@ import sys
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from chargepoint.agent import Agent, Refused
 from chargepoint.backoff import Backoff
@@ -18,45 +18,12 @@ from chargepoint.evse import SimulatedEvse
 from chargepoint.meter.simulated import SimulatedEumd
 from chargepoint.pev import SimulatedPev
 from chargepoint.session import ChargingSession, SessionResult
-from shared import logs
+from shared import cli_types, logs
 from shared.clock import Clock
 from shared.timeutil import parse_timestamp
 
 USAGE_ERROR = 2
 PASSWORD_ENV = "PEV_CHARGEPOINT_PASSWORD"
-
-
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return int(text)
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction from 0 to 1")
-    return value
-
-
-def _zone(text: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise argparse.ArgumentTypeError(f"unknown time zone {text!r}") from None
 
 
 def _time_spec(text: str) -> str:
@@ -81,30 +48,30 @@ def parser() -> argparse.ArgumentParser:
                      help="plug in at this HH:MM local (next occurrence) or ISO date-time "
                           "(default: at once)")
     run.add_argument("--vin", help="the PEV's VIN, sent as additional idToken info")
-    run.add_argument("--energy-wh", type=_positive_int, default=20000,
+    run.add_argument("--energy-wh", type=cli_types.positive_int, default=20000,
                      help="energy the PEV asks for, AC side (default 20000)")
     run.add_argument("--departure", type=_time_spec, default="07:00",
                      help="HH:MM local (next occurrence) or ISO date-time (default 07:00)")
-    run.add_argument("--timezone", type=_zone, default=ZoneInfo("UTC"),
+    run.add_argument("--timezone", type=cli_types.zone, default=ZoneInfo("UTC"),
                      help="the premise's time zone, for --departure HH:MM (default UTC)")
-    run.add_argument("--pev-max-w", type=_positive_int, default=7360,
+    run.add_argument("--pev-max-w", type=cli_types.positive_int, default=7360,
                      help="PEV on-board charger maximum in W (default 7360: 32 A x 230 V)")
-    run.add_argument("--battery-kwh", type=_positive, default=75.0,
+    run.add_argument("--battery-kwh", type=cli_types.positive, default=75.0,
                      help="PEV battery capacity in kWh (default 75)")
-    run.add_argument("--soc", type=_fraction, default=0.3,
+    run.add_argument("--soc", type=cli_types.fraction, default=0.3,
                      help="PEV state of charge at plug-in, 0..1 (default 0.3)")
-    run.add_argument("--pev-efficiency", type=_fraction, default=0.92,
+    run.add_argument("--pev-efficiency", type=cli_types.fraction, default=0.92,
                      help="PEV on-board charger efficiency, AC to battery (default 0.92)")
     run.add_argument("--pev-meter-error", type=float, default=0.0,
                      help="the PEV's running-total error vs the EUMD, e.g. 0.01 (default 0)")
-    run.add_argument("--max-power-w", type=_positive_int, default=7200,
+    run.add_argument("--max-power-w", type=cli_types.positive_int, default=7200,
                      help="station maximum in W (default 7200)")
     run.add_argument("--eumd-serial", help="EUMD serial (default: EUMD-<station>)")
     run.add_argument("--state-dir", type=Path, default=Path(".pev-state"),
                      help="where the EUMD register is kept across runs")
-    run.add_argument("--speed", type=_positive, default=1.0,
+    run.add_argument("--speed", type=cli_types.positive, default=1.0,
                      help="clock speed; must match the central's")
-    run.add_argument("--backoff-cap-s", type=_positive, default=60.0,
+    run.add_argument("--backoff-cap-s", type=cli_types.positive, default=60.0,
                      help="longest wait between reconnect attempts, real seconds (default 60)")
     run.add_argument("--log-level", default="INFO")
     return top
