@@ -10,11 +10,14 @@ import signal
 import sqlite3
 import sys
 from collections.abc import Callable, Coroutine
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
+from central import statements
+from central.reconcile import Thresholds
 from central.registry import RegistryError, load_registry
 from central.reports import registry_tables, session_row, sessions_table
 from central.router import CommandRouter
@@ -44,6 +47,13 @@ def parser() -> argparse.ArgumentParser:
                        help="clock speed (e.g. 600: ten hours in a minute)")
     serve.add_argument("--sim-start", type=cli_types.timestamp,
                        help="start the clock at this instant (default: now)")
+    percent = cli_types.non_negative_decimal
+    serve.add_argument("--reconcile-pass-pct", type=percent, default=Decimal(2),
+                       help="meter vs PEV: pass within this %% (default 2)")
+    serve.add_argument("--reconcile-pass-wh", type=cli_types.positive_int, default=100,
+                       help="... or within this many Wh, whichever is more (default 100)")
+    serve.add_argument("--reconcile-warn-pct", type=percent, default=Decimal(5),
+                       help="meter ahead of the PEV: warn up to this %%, flag beyond (default 5)")
     serve.add_argument("--log-level", default="INFO")
 
     registry = commands.add_parser("registry", help="enrollment registry")
@@ -54,6 +64,12 @@ def parser() -> argparse.ArgumentParser:
     show = registry_commands.add_parser("show", help="print the registry")
     show.add_argument("--db", type=Path, required=True)
 
+    statement = commands.add_parser("statement", help="an account's monthly statement")
+    statement.add_argument("--db", type=Path, required=True)
+    statement.add_argument("--account", required=True)
+    statement.add_argument("--month", required=True, help="YYYY-MM, the utility's local month")
+    statement.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
     sessions = commands.add_parser("sessions", help="list sessions and their bills")
     sessions.add_argument("--db", type=Path, required=True)
     sessions.add_argument("--json", action="store_true", help="one JSON array on stdout")
@@ -63,10 +79,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     action: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
-        "serve": serve, "registry": registry, "sessions": sessions}
+        "serve": serve, "registry": registry, "sessions": sessions, "statement": statement}
     try:
         return asyncio.run(action[args.command](args))
-    except (UsageError, RegistryError, NotFound) as error:
+    except (UsageError, RegistryError, NotFound, statements.BadMonth) as error:
         print(f"pev-central: {error}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:
@@ -85,7 +101,13 @@ async def serve(args: argparse.Namespace) -> int:
     try:
         await store.utility()  # refuse to start on an empty registry
         clock = Clock(args.speed, args.sim_start)
-        server = await OcppServer(CentralServices(store, clock), CommandRouter()).serve(
+        try:
+            thresholds = Thresholds(args.reconcile_pass_pct, args.reconcile_pass_wh,
+                                    args.reconcile_warn_pct)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        services = CentralServices(store, clock, thresholds)
+        server = await OcppServer(services, CommandRouter()).serve(
             args.host, args.port)
         port = server.sockets[0].getsockname()[1] if server.sockets else args.port
         print(f"listening on ws://{args.host}:{port}/ocpp/<station_id>", flush=True)
@@ -146,4 +168,19 @@ async def sessions(args: argparse.Namespace) -> int:
         print(json.dumps([session_row(s) for s in rows], indent=2))
     else:
         Console().print(sessions_table(rows))
+    return 0
+
+
+async def statement(args: argparse.Namespace) -> int:
+    store = await _open_existing(args.db)
+    try:
+        built = await statements.build(store, args.account, args.month)
+    finally:
+        await store.close()
+    if args.format == "json":
+        print(json.dumps(built.to_json(), indent=2))
+    elif args.format == "csv":
+        sys.stdout.write(statements.to_csv(built))
+    else:
+        Console().print(statements.to_rich(built))
     return 0

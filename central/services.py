@@ -14,6 +14,7 @@ from typing import Any
 
 from central import billing, planner
 from central.authorize import Decision, Refusal, decide, describe
+from central.reconcile import Thresholds, reconcile
 from central.registry import Identifier, Premise
 from central.sessions import Session
 from central.store.sqlite import NotFound, SqliteStore
@@ -75,9 +76,11 @@ class Negotiation:
 
 
 class CentralServices:
-    def __init__(self, store: SqliteStore, clock: Clock) -> None:
+    def __init__(self, store: SqliteStore, clock: Clock,
+                 thresholds: Thresholds | None = None) -> None:
         self.store = store
         self.clock = clock
+        self.thresholds = thresholds or Thresholds()
 
     # --- provisioning -----------------------------------------------------------------
 
@@ -196,19 +199,32 @@ class CentralServices:
 
     async def _bill(self, session: Session) -> None:
         assert session.id is not None
+        samples = await self.store.readings(session.id)
         readings = [billing.Reading(s.timestamp, s.register_wh)
-                    for s in await self.store.readings(session.id) if s.register_wh is not None]
+                    for s in samples if s.register_wh is not None]
         if readings:
             session.begin_register_wh = readings[0].register_wh
             session.end_register_wh = readings[-1].register_wh
         if session.tariff_id is None or session.status == "refused":
             session.energy_wh = 0
             return  # nobody to bill: a refused or never-bound session
+        metered = len(readings) >= 2
+        if not metered:  # no EUMD data: estimate from the PEV's own running total
+            readings = [billing.Reading(s.timestamp, s.ev_total_wh)
+                        for s in samples if s.ev_total_wh is not None]
         bill = billing.rate(readings, await self.store.tariff(session.tariff_id))
         session.energy_wh = bill.energy_wh
         session.cost_total = bill.total
         session.cost_by_period = bill.by_period()
         session.currency = (await self.store.utility()).currency
+        session.reconciliation = reconcile(bill.energy_wh if metered else None,
+                                           session.pev_total_wh, self.thresholds).to_json()
+        if session.scenario == "L2-B" and session.premise_id:
+            # Subtractive billing: the host's premise meter also recorded this energy.
+            host = await self.store.premise(session.premise_id)
+            credit = billing.rate(readings, await self.store.tariff(host.rate_plan))
+            await self.store.save_credit(session, host.account_id, credit.energy_wh,
+                                         credit.total, credit.by_period())
         log.info("session billed", extra={
             "station": session.station_id, "transaction": session.transaction_id,
             "payer": session.payer_account, "energy_wh": bill.energy_wh,

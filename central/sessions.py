@@ -43,6 +43,7 @@ class Session:
     cost_by_period: dict[str, dict[str, Any]] = field(default_factory=dict)
     currency: str | None = None
     stopped_reason: str | None = None
+    reconciliation: dict[str, Any] | None = None  # see central.reconcile
 
     @property
     def bound(self) -> bool:

@@ -76,6 +76,12 @@ CREATE TABLE IF NOT EXISTS meter_readings (
     session_id INTEGER NOT NULL REFERENCES sessions(id), seq_no INTEGER NOT NULL,
     timestamp TEXT NOT NULL, context TEXT NOT NULL, register_wh INTEGER,
     power_w INTEGER, ev_total_wh INTEGER);
+CREATE TABLE IF NOT EXISTS premise_credits (
+    session_id INTEGER PRIMARY KEY REFERENCES sessions(id), premise_id TEXT NOT NULL,
+    account_id TEXT NOT NULL, started_at TEXT NOT NULL, energy_wh INTEGER NOT NULL,
+    value TEXT NOT NULL, by_period TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS sessions_payer ON sessions (payer_account, started_at);
+CREATE INDEX IF NOT EXISTS credits_account ON premise_credits (account_id, started_at);
 CREATE INDEX IF NOT EXISTS meter_readings_session ON meter_readings (session_id, timestamp);
 """
 
@@ -344,6 +350,44 @@ class SqliteStore:
             session_id)
         return [MeterSample(parse_timestamp(r["timestamp"]), r["context"], r["register_wh"],
                             r["power_w"], r["ev_total_wh"]) for r in rows]
+
+    async def save_credit(self, session: Session, account_id: str, energy_wh: int,
+                          value: Decimal, by_period: dict[str, Any]) -> None:
+        """The host premise's credit for a guest session its owner did not pay (L2-B)."""
+        started = session.started_at or session.ended_at
+        assert session.id is not None and session.premise_id and started
+        await self._db.execute(
+            "INSERT INTO premise_credits VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(session_id) "
+            "DO UPDATE SET energy_wh = excluded.energy_wh, value = excluded.value, "
+            "by_period = excluded.by_period",
+            (session.id, session.premise_id, account_id, to_storage(started),
+             energy_wh, str(value), json.dumps(by_period)))
+
+    async def account(self, account_id: str) -> Account:
+        row = await self._one("SELECT * FROM accounts WHERE id = ?", account_id)
+        if row is None:
+            raise NotFound(f"unknown account {account_id!r}")
+        return Account(row["id"], row["name"])
+
+    async def billed_sessions(self, account_id: str, start: datetime,
+                              end: datetime) -> list[Session]:
+        """Sessions billed to this account that started in [start, end)."""
+        rows = await self._all(
+            "SELECT id, data FROM sessions WHERE payer_account = ? AND started_at >= ? AND "
+            "started_at < ? ORDER BY started_at, id",
+            account_id, to_storage(start), to_storage(end))
+        return [_session(row) for row in rows]
+
+    async def credited_sessions(self, account_id: str, start: datetime,
+                                end: datetime) -> list[tuple[Session, dict[str, Any]]]:
+        """Guest sessions credited to this account's premises, with their credit."""
+        rows = await self._all(
+            "SELECT s.id, s.data, c.energy_wh, c.value, c.by_period FROM premise_credits c "
+            "JOIN sessions s ON s.id = c.session_id WHERE c.account_id = ? AND "
+            "c.started_at >= ? AND c.started_at < ? ORDER BY c.started_at, s.id",
+            account_id, to_storage(start), to_storage(end))
+        return [(_session(row), {"energy_wh": row["energy_wh"], "value": row["value"],
+                                 "by_period": json.loads(row["by_period"])}) for row in rows]
 
     async def sessions(self) -> list[Session]:
         rows = await self._all("SELECT id, data FROM sessions ORDER BY started_at, id")
