@@ -66,3 +66,16 @@ def rate(readings: Sequence[Reading], tariff: Tariff) -> Bill:
     periods = tuple(PeriodCharge(name, energy[name], money(exact_cost[name])) for name in energy)
     return Bill(sum(energy.values()), periods, sum((p.cost for p in periods), Decimal("0.00")),
                 tuple(problems))
+
+
+def energy_within(readings: Sequence[Reading], start: datetime, end: datetime) -> int:
+    """Metered Wh inside [start, end), intervals shared pro rata by time."""
+    ordered = sorted(readings, key=lambda r: r.timestamp)
+    total = 0.0
+    for before, after in itertools.pairwise(ordered):
+        delta = after.register_wh - before.register_wh
+        span = (after.timestamp - before.timestamp).total_seconds()
+        overlap = (min(end, after.timestamp) - max(start, before.timestamp)).total_seconds()
+        if delta > 0 and span > 0 and overlap > 0:
+            total += delta * overlap / span
+    return round(total)

@@ -10,16 +10,17 @@ import signal
 import sqlite3
 import sys
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from central import statements
+from central import demand, reports, statements
+from central.dispatch import DemandDispatcher
 from central.reconcile import Thresholds
 from central.registry import RegistryError, load_registry
-from central.reports import registry_tables, session_row, sessions_table
 from central.router import CommandRouter
 from central.server import OcppServer
 from central.services import CentralServices
@@ -27,6 +28,7 @@ from central.store import SqliteStore
 from central.store.sqlite import NotFound
 from shared import cli_types, logs
 from shared.clock import Clock
+from shared.timeutil import to_wire
 
 USAGE_ERROR = 2
 
@@ -70,6 +72,27 @@ def parser() -> argparse.ArgumentParser:
     statement.add_argument("--month", required=True, help="YYYY-MM, the utility's local month")
     statement.add_argument("--format", choices=("table", "csv", "json"), default="table")
 
+    dr = commands.add_parser("dr", help="demand-response events")
+    dr_commands = dr.add_subparsers(dest="dr_command", required=True)
+    create = dr_commands.add_parser("create", help="limit charging in a scope for a while")
+    create.add_argument("--db", type=Path, required=True)
+    create.add_argument("--start", type=cli_types.timestamp, required=True)
+    create.add_argument("--end", type=cli_types.timestamp, required=True)
+    cut = create.add_mutually_exclusive_group(required=True)
+    cut.add_argument("--limit-w", type=cli_types.non_negative_int,
+                     help="at most this many W per station")
+    cut.add_argument("--reduce-pct", type=cli_types.positive_int,
+                     help="cut each station's normal schedule by this many %%")
+    create.add_argument("--scope", required=True, help="all, premise:ID or station:ID")
+    create.add_argument("--randomize-s", type=cli_types.non_negative_int, default=0,
+                        help="spread each station's start and end by 0..N s")
+    listing = dr_commands.add_parser("list", help="all events")
+    listing.add_argument("--db", type=Path, required=True)
+    listing.add_argument("--json", action="store_true")
+    cancel = dr_commands.add_parser("cancel", help="cancel an event")
+    cancel.add_argument("event_id", type=cli_types.positive_int)
+    cancel.add_argument("--db", type=Path, required=True)
+
     sessions = commands.add_parser("sessions", help="list sessions and their bills")
     sessions.add_argument("--db", type=Path, required=True)
     sessions.add_argument("--json", action="store_true", help="one JSON array on stdout")
@@ -79,10 +102,12 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     action: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
-        "serve": serve, "registry": registry, "sessions": sessions, "statement": statement}
+        "serve": serve, "registry": registry, "sessions": sessions, "statement": statement,
+        "dr": dr}
     try:
         return asyncio.run(action[args.command](args))
-    except (UsageError, RegistryError, NotFound, statements.BadMonth) as error:
+    except (UsageError, RegistryError, NotFound, statements.BadMonth,
+            demand.BadEvent) as error:
         print(f"pev-central: {error}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:
@@ -107,8 +132,9 @@ async def serve(args: argparse.Namespace) -> int:
         except ValueError as error:
             raise UsageError(str(error)) from None
         services = CentralServices(store, clock, thresholds)
-        server = await OcppServer(services, CommandRouter()).serve(
-            args.host, args.port)
+        router = CommandRouter()
+        server = await OcppServer(services, router).serve(args.host, args.port)
+        dispatcher = asyncio.create_task(DemandDispatcher(services, router).run())
         port = server.sockets[0].getsockname()[1] if server.sockets else args.port
         print(f"listening on ws://{args.host}:{port}/ocpp/<station_id>", flush=True)
         stop = asyncio.Event()
@@ -116,6 +142,7 @@ async def serve(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
+        dispatcher.cancel()
         server.close()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(server.wait_closed(), 5)
@@ -151,7 +178,7 @@ async def registry(args: argparse.Namespace) -> int:
     store = await _open_existing(args.db)
     try:
         console = Console()
-        for table in registry_tables(await store.registry()):
+        for table in reports.registry_tables(await store.registry()):
             console.print(table)
     finally:
         await store.close()
@@ -165,9 +192,9 @@ async def sessions(args: argparse.Namespace) -> int:
     finally:
         await store.close()
     if args.json:
-        print(json.dumps([session_row(s) for s in rows], indent=2))
+        print(json.dumps([reports.session_row(s) for s in rows], indent=2))
     else:
-        Console().print(sessions_table(rows))
+        Console().print(reports.sessions_table(rows))
     return 0
 
 
@@ -183,4 +210,32 @@ async def statement(args: argparse.Namespace) -> int:
         sys.stdout.write(statements.to_csv(built))
     else:
         Console().print(statements.to_rich(built))
+    return 0
+
+
+async def dr(args: argparse.Namespace) -> int:
+    store = await _open_existing(args.db)
+    try:
+        now = datetime.now(UTC)  # wall time: only marks the change for the running central
+        if args.dr_command == "create":
+            demand.validate(args.start, args.end, args.scope, args.limit_w, args.reduce_pct,
+                            args.randomize_s)
+            event = await store.add_dr_event(args.start, args.end, args.scope, args.limit_w,
+                                             args.reduce_pct, args.randomize_s, now)
+            print(f"created {event.describe()}, {to_wire(event.start)} to "
+                  f"{to_wire(event.end)}")
+        elif args.dr_command == "cancel":
+            if not await store.request_dr_cancel(args.event_id, now):
+                raise UsageError(f"no DR event {args.event_id} to cancel (unknown, or "
+                                 "cancelled already)")
+            print(f"cancel requested for DR {args.event_id}: the running central applies it "
+                  "and restores the normal schedules")
+        else:
+            events = await store.dr_events()
+            if args.json:
+                print(json.dumps([reports.dr_row(e) for e in events], indent=2))
+            else:
+                Console().print(reports.dr_table(events))
+    finally:
+        await store.close()
     return 0

@@ -1,24 +1,31 @@
 """Energy negotiation: what the PEV asks for vs what it may have, and when.
 
 Pure: the request, the limits and the tariff in; energy available, a schedule of power
-limits and a note for the driver out. Economy programs put the energy in the cheapest
-periods that still finish by departure; others charge at once.
+limits and a note for the driver out.
 
-Charging windows are whole tariff periods (or now..departure), not just long enough: the
-PEV stops drawing when it has what it asked for, and a window with room to spare lets it
-catch up after a late profile, a randomized start or a demand-response cut.
+- Constant limits (program, station, EV) cap the power everywhere; `caps` are limits that
+  hold for a while (the premise service capacity other sessions leave, a DR event).
+- Economy programs take the cheapest tariff periods before departure, others the earliest,
+  whole periods at a time until the request fits: the PEV stops drawing when it has what it
+  asked for, and the room to spare lets it catch up after a late profile or a DR cut.
+- A randomized delay pushes the first charging instant back, so PEVs whose windows open
+  together (00:00 off-peak) do not all start in the same second.
+- `overlays` (DR events) are not written into the schedule, which stays the normal one;
+  the central sends them as separate, higher-stack profiles. They do count when choosing
+  windows and when telling the PEV how much energy it will get.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from shared.schedule import Schedule
 from shared.tariff import Tariff
 from shared.timeutil import require_utc
-from shared.units import seconds_for
 
 DEFAULT_HORIZON = timedelta(hours=24)  # when the PEV gives no departure time
 
@@ -32,7 +39,17 @@ class EnergyRequest:
 
 @dataclass(frozen=True)
 class Limit:
-    name: str  # "program", "station", "premise service", "EV", ...
+    name: str  # "program", "station", "EV", ...
+    power_w: int
+
+
+@dataclass(frozen=True)
+class Cap:
+    """A power limit that holds from `start` to `end`."""
+
+    name: str
+    start: datetime
+    end: datetime
     power_w: int
 
 
@@ -54,8 +71,22 @@ class Plan:
         return None
 
 
+@dataclass(frozen=True)
+class _Slot:
+    start: int  # seconds after now
+    end: int
+    price: Decimal
+    power_w: int  # what the schedule allows
+    effective_w: int  # what the PEV can expect, overlays (DR) included
+
+    @property
+    def energy_ws(self) -> int:
+        return self.effective_w * (self.end - self.start)
+
+
 def plan(now: datetime, request: EnergyRequest, limits: Sequence[Limit], tariff: Tariff,
-         economy: bool) -> Plan:
+         economy: bool, caps: Sequence[Cap] = (), overlays: Sequence[Cap] = (),
+         delay_s: int = 0) -> Plan:
     now = require_utc(now).replace(microsecond=0)
     departure = request.departure if request.departure and request.departure > now \
         else now + DEFAULT_HORIZON
@@ -68,53 +99,85 @@ def plan(now: datetime, request: EnergyRequest, limits: Sequence[Limit], tariff:
         return Plan(requested, 0, power, Schedule(now, ((0, 0),)), departure,
                     f"no energy can be delivered ({binding.name} limit is {power} W)"
                     if power == 0 else "no energy requested")
-    horizon = int((departure - now).total_seconds())
-    needed = min(seconds_for(requested, power), horizon)
-    windows = _cheapest_windows(now, departure, needed, tariff) if economy \
-        else [(0, horizon)]
-    charged_seconds = sum(end - start for start, end in windows)
-    available = min(requested, power * charged_seconds // 3600)
-    schedule = Schedule(now, _periods(windows, power))
+    slots = _slots(now, departure, power, tariff, caps, overlays)
+    chosen = _choose(slots, requested * 3600, economy)
+    if delay_s and chosen:  # push the first charging instant back, then choose again
+        first = now + timedelta(seconds=chosen[0].start)
+        delay = Cap("randomized delay", first, first + timedelta(seconds=delay_s), 0)
+        slots = _slots(now, departure, power, tariff, [*caps, delay], overlays)
+        chosen = _choose(slots, requested * 3600, economy)
+    available = min(requested, sum(s.energy_ws for s in chosen) // 3600)
+    schedule = Schedule(now, _periods(chosen))
     how = "economy: cheapest periods before departure" if economy else "charging now"
     if available < requested:
+        tightest = _tightest(binding, [*caps, *overlays])
         note = (f"{available} of {requested} Wh can be delivered by departure "
-                f"{departure.isoformat()} at {power} W ({binding.name} limit); {how}")
+                f"{departure.isoformat()} at up to {power} W ({tightest} limit); {how}")
     else:
         note = f"{available} Wh at up to {power} W ({binding.name} limit); {how}"
     return Plan(requested, available, power, schedule, departure, note)
 
 
-def _cheapest_windows(now: datetime, departure: datetime, needed: int,
-                      tariff: Tariff) -> list[tuple[int, int]]:
-    """The cheapest whole periods (seconds after now) that hold `needed` seconds of charging,
-    earliest first among equal prices."""
-    segments = sorted(tariff.segments(now, departure), key=lambda s: (s.price, s.start))
-    windows = []
-    remaining = needed
-    for segment in segments:
-        if remaining <= 0:
+def _tightest(binding: Limit, caps: Sequence[Cap]) -> str:
+    """The name of the limit most to blame for a shortfall."""
+    lowest = min(caps, key=lambda c: c.power_w, default=None)
+    return lowest.name if lowest and lowest.power_w < binding.power_w else binding.name
+
+
+def _slots(now: datetime, departure: datetime, power: int, tariff: Tariff,
+           caps: Sequence[Cap], overlays: Sequence[Cap]) -> list[_Slot]:
+    """The horizon cut at every tariff, cap and overlay edge, each piece with its power."""
+    edges = {c for cap in [*caps, *overlays] for c in (cap.start, cap.end) if now < c < departure}
+    slots = []
+    for segment in tariff.segments(now, departure):
+        inner = sorted({segment.start, segment.end,
+                        *(e for e in edges if segment.start < e < segment.end)})
+        for left, right in itertools.pairwise(inner):
+            allowed = min([power, *(c.power_w for c in caps if c.start <= left < c.end)])
+            effective = min([allowed, *(c.power_w for c in overlays
+                                        if c.start <= left < c.end)])
+            slots.append(_Slot(int((left - now).total_seconds()),
+                               int((right - now).total_seconds()), segment.price,
+                               max(0, allowed), max(0, effective)))
+    return slots
+
+
+def _choose(slots: list[_Slot], needed_ws: int, economy: bool) -> list[_Slot]:
+    """Whole slots, cheapest (economy) or earliest first, until the need is covered."""
+    order = sorted(slots, key=lambda s: (s.price, s.start)) if economy else slots
+    chosen = []
+    for slot in order:
+        if needed_ws <= 0:
             break
-        start = int((segment.start - now).total_seconds())
-        windows.append((start, start + int(segment.seconds)))
-        remaining -= int(segment.seconds)
-    return sorted(windows)
+        if slot.effective_w > 0:
+            chosen.append(slot)
+            needed_ws -= slot.energy_ws
+    return sorted(chosen, key=lambda s: s.start)
 
 
-def _periods(windows: list[tuple[int, int]], power: int) -> tuple[tuple[int, int], ...]:
-    """Schedule periods: `power` inside the windows, 0 elsewhere, ending at 0."""
+def _periods(chosen: list[_Slot]) -> tuple[tuple[int, int], ...]:
+    """Schedule periods: each chosen slot at its power, 0 elsewhere, ending at 0."""
     periods: list[tuple[int, int]] = [(0, 0)]
-    for start, end in windows:
-        if end <= start:
-            continue
-        if periods[-1][0] == start:
-            periods[-1] = (start, power)
-        elif periods[-1][1] != power:
-            periods.append((start, power))
-        periods.append((end, 0))
+    for slot in chosen:
+        for offset, limit in ((slot.start, slot.power_w), (slot.end, 0)):
+            if periods[-1][0] == offset:
+                periods[-1] = (offset, limit)
+            else:
+                periods.append((offset, limit))
     merged: list[tuple[int, int]] = []
     for offset, limit in periods:
-        if merged and merged[-1][0] == offset:
-            merged[-1] = (offset, limit)
-        elif not merged or merged[-1][1] != limit:
+        if not merged or merged[-1][1] != limit:
             merged.append((offset, limit))
     return tuple(merged)
+
+
+def premise_caps(service_limit_w: int, others: Sequence[Schedule]) -> list[Cap]:
+    """What other sessions' schedules leave of the premise's service limit, over time."""
+    edges = sorted({s.start + timedelta(seconds=offset) for s in others
+                    for offset, _ in s.periods})
+    caps = []
+    for left, right in itertools.pairwise(edges):
+        used = sum(s.limit_at(left) for s in others)
+        if used:
+            caps.append(Cap("premise service", left, right, max(0, service_limit_w - used)))
+    return caps

@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.table import Table
 
+from central.demand import DrEvent
 from central.registry import Registry
 from central.sessions import Session
 from shared.timeutil import to_wire
@@ -98,3 +99,27 @@ def registry_tables(registry: Registry) -> list[Table]:
                      v.group_id or "", ", ".join(f"{i.type}:{i.id_token}"
                                                  for i in v.identifiers))
     return [utility, tariffs, programs, accounts, premises, stations, pevs]
+
+
+def dr_row(event: DrEvent) -> dict[str, Any]:
+    return {"id": event.id, "start": to_wire(event.start), "end": to_wire(event.end),
+            "scope": event.scope, "limit_w": event.limit_w, "reduce_pct": event.reduce_pct,
+            "randomize_s": event.randomize_s, "status": _dr_status(event),
+            "cancelled_at": to_wire(event.cancelled_at) if event.cancelled_at else None}
+
+
+def _dr_status(event: DrEvent) -> str:
+    if event.cancelled_at:
+        return "cancelled"
+    return "cancel requested" if event.cancel_requested else "scheduled"
+
+
+def dr_table(events: list[DrEvent]) -> Table:
+    table = Table("id", "start (UTC)", "end (UTC)", "scope", "limit", "randomize s", "status",
+                  title="Demand-response events")
+    for e in events:
+        row = dr_row(e)
+        limit = f"{e.limit_w} W" if e.limit_w is not None else f"-{e.reduce_pct} %"
+        table.add_row(str(e.id), row["start"], row["end"], e.scope, limit, str(e.randomize_s),
+                      row["status"])
+    return table

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
+from websockets.exceptions import ConnectionClosed
+
 log = logging.getLogger("central.router")
 
 
@@ -47,4 +49,7 @@ class CommandRouter:
         link = self._links.get(station_id)
         if link is None:
             raise NotConnected(f"station {station_id!r} is not connected")
-        return await link.call(payload, suppress=False)
+        try:
+            return await link.call(payload, suppress=False)
+        except ConnectionClosed:
+            raise NotConnected(f"station {station_id!r} went away before answering") from None

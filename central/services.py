@@ -6,13 +6,14 @@ Handlers translate OCPP to these calls and back; this module holds the order of 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from central import billing, planner
+from central import billing, demand, planner
 from central.authorize import Decision, Refusal, decide, describe
 from central.reconcile import Thresholds, reconcile
 from central.registry import Identifier, Premise
@@ -20,7 +21,8 @@ from central.sessions import Session
 from central.store.sqlite import NotFound, SqliteStore
 from shared.clock import Clock
 from shared.ocpp201 import MeterSample, build_charging_profile
-from shared.timeutil import to_wire
+from shared.schedule import Schedule
+from shared.timeutil import parse_timestamp, to_wire
 
 log = logging.getLogger("central.services")
 
@@ -71,8 +73,7 @@ class TxReply:
 @dataclass(frozen=True)
 class Negotiation:
     plan: planner.Plan
-    profile: dict[str, Any] = field(repr=False)  # the TxProfile to send
-    rate_name: str = ""
+    profiles: list[dict[str, Any]] = field(repr=False)  # the normal TxProfile, DR overlays
 
 
 class CentralServices:
@@ -217,6 +218,10 @@ class CentralServices:
         session.cost_total = bill.total
         session.cost_by_period = bill.by_period()
         session.currency = (await self.store.utility()).currency
+        session.dr_energy_wh = {
+            event_id: billing.energy_within(readings, parse_timestamp(w["from"]),
+                                            parse_timestamp(w["to"]))
+            for event_id, w in session.dr_windows.items()}
         session.reconciliation = reconcile(bill.energy_wh if metered else None,
                                            session.pev_total_wh, self.thresholds).to_json()
         if session.scenario == "L2-B" and session.premise_id:
@@ -248,21 +253,93 @@ class CentralServices:
             limits = [planner.Limit("program", program.max_power_w),
                       planner.Limit("station", station.max_power_w),
                       planner.Limit("premise service", premise.service_limit_w)]
-            program_tariff = await self.store.tariff(program.tariff_id)
-            result = planner.plan(self.clock.now(), request, limits, program_tariff,
-                                  program.economy)
+            power = min(limit.power_w for limit in limits)
+            others = [schedule_of(s) for s in await self.store.live_sessions_at(premise.id)
+                      if s.id != session.id and s.schedule]
+            events = [e for e in await self.active_dr_events()
+                      if demand.applies_to(e, station_id, premise.id)]
+            result = planner.plan(
+                self.clock.now(), request, limits, await self.store.tariff(program.tariff_id),
+                program.economy, caps=planner.premise_caps(premise.service_limit_w, others),
+                overlays=[demand.cap(e, station_id, power) for e in events],
+                delay_s=randomized_delay(session, program.randomized_delay_s))
             rate = await self.store.tariff(session.tariff_id)
-            profile = build_charging_profile(
+            profiles = [build_charging_profile(
                 session.id, session.transaction_id, result.schedule,
-                rate.segments(result.schedule.start, result.departure))
+                rate.segments(result.schedule.start, result.departure))]
             session.energy_requested_wh = result.requested_wh
             session.energy_available_wh = result.available_wh
             session.departure = result.departure
             session.schedule = {"start": to_wire(result.schedule.start),
                                 "periods": [list(p) for p in result.schedule.periods]}
+            profiles += [self._overlay(session, event) for event in events]
             await self.store.save_session(session)
         log.info("energy plan", extra={"station": station_id, "transaction":
                                        session.transaction_id, "requested_wh":
                                        result.requested_wh, "available_wh": result.available_wh,
                                        "power_w": result.power_w, "note": result.note})
-        return Negotiation(result, profile, rate.name)
+        return Negotiation(result, profiles)
+
+    # --- demand response --------------------------------------------------------------
+
+    async def active_dr_events(self) -> list[demand.DrEvent]:
+        now = self.clock.now()
+        return [e for e in await self.store.dr_events() if e.ends > now]
+
+    def _overlay(self, session: Session, event: demand.DrEvent) -> dict[str, Any]:
+        """The event's overlay profile for a planned session; noted on the session."""
+        assert session.id is not None
+        begin, end, limits = demand.overlay(event, session.station_id, schedule_of(session))
+        session.dr_windows[str(event.id)] = {"from": to_wire(begin), "to": to_wire(end)}
+        return build_charging_profile(demand.overlay_id(event, session.id),
+                                      session.transaction_id, limits,
+                                      stack_level=demand.DR_STACK_LEVEL, valid_from=begin,
+                                      valid_to=end)
+
+    async def dr_overlays(self, event: demand.DrEvent,
+                          ) -> list[tuple[str, int, dict[str, Any]]]:
+        """(station, EVSE, overlay profile) for every planned live session in scope."""
+        overlays = []
+        async with self.store.unit():
+            for session in await self.store.live_sessions():
+                if session.schedule and session.premise_id and \
+                        demand.applies_to(event, session.station_id, session.premise_id):
+                    overlays.append((session.station_id, session.evse_id or 1,
+                                     self._overlay(session, event)))
+                    await self.store.save_session(session)
+        log.info("DR event applied", extra={"event": event.id, "scope": event.scope,
+                                            "sessions": len(overlays)})
+        return overlays
+
+    async def dr_cancel(self, event: demand.DrEvent) -> list[tuple[str, int]]:
+        """Cancel now; (station, overlay id) to clear for the live sessions it covered."""
+        now = self.clock.now()
+        await self.store.mark_dr_cancelled(event.id, now)
+        cleared = []
+        async with self.store.unit():
+            for session in await self.store.live_sessions():
+                window = session.dr_windows.get(str(event.id))
+                if window is None:
+                    continue
+                assert session.id is not None
+                window["to"] = to_wire(max(parse_timestamp(window["from"]),
+                                           min(parse_timestamp(window["to"]), now)))
+                cleared.append((session.station_id, demand.overlay_id(event, session.id)))
+                await self.store.save_session(session)
+        log.info("DR event cancelled", extra={"event": event.id, "sessions": len(cleared)})
+        return cleared
+
+
+def schedule_of(session: Session) -> Schedule:
+    """The session's normal schedule as planned."""
+    assert session.schedule is not None
+    return Schedule(parse_timestamp(session.schedule["start"]),
+                    tuple((offset, limit) for offset, limit in session.schedule["periods"]))
+
+
+def randomized_delay(session: Session, upper_s: int) -> int:
+    """0..upper_s seconds, drawn once per session and reproducible from its ids."""
+    if upper_s <= 0:
+        return 0
+    seed = hashlib.sha256(f"{session.station_id}/{session.transaction_id}".encode()).digest()
+    return int.from_bytes(seed[:8], "big") % (upper_s + 1)

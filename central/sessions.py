@@ -44,6 +44,10 @@ class Session:
     currency: str | None = None
     stopped_reason: str | None = None
     reconciliation: dict[str, Any] | None = None  # see central.reconcile
+    # demand response: event id -> {"from", "to"} (this station's window, ISO UTC) and
+    # event id -> Wh metered inside it
+    dr_windows: dict[str, dict[str, str]] = field(default_factory=dict)
+    dr_energy_wh: dict[str, int] = field(default_factory=dict)
 
     @property
     def bound(self) -> bool:

@@ -7,7 +7,6 @@ response is sent): awaiting `call()` inside a handler would deadlock the read lo
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -17,6 +16,7 @@ from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
 from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
 
 from central.planner import EnergyRequest
 from central.registry import Identifier
@@ -39,7 +39,7 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
         super().__init__(station_id, connection, response_timeout)
         self.services = services
         self._connection: ServerConnection = connection
-        self._profiles: dict[int, dict[str, Any]] = {}  # planned, waiting to be sent
+        self._profiles: dict[int, list[dict[str, Any]]] = {}  # planned, waiting to be sent
 
     async def close(self, reason: str) -> None:
         await self._connection.close(1000, reason)
@@ -128,7 +128,7 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
             return call_result.NotifyEVChargingNeeds(
                 status="Rejected", status_info={"reason_code": "NoTransaction",
                                                 "additional_info": "no bound PEV at this EVSE"})
-        self._profiles[evse_id] = negotiation.profile
+        self._profiles[evse_id] = negotiation.profiles
         plan = negotiation.plan
         status_info = None
         if plan.available_wh < plan.requested_wh:
@@ -142,21 +142,25 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
                          "note": plan.note[:255]})
 
     @after(Action.notify_ev_charging_needs)
-    async def send_planned_profile(self, evse_id: int, **_: Any) -> None:
-        profile = self._profiles.pop(evse_id, None)
-        if profile is None:
-            return
+    async def send_planned_profiles(self, evse_id: int, **_: Any) -> None:
+        for profile in self._profiles.pop(evse_id, []):
+            await self.send_profile(evse_id, profile)
+
+    async def send_profile(self, evse_id: int, profile: dict[str, Any]) -> str:
+        """SetChargingProfile; returns the station's status (or why there is none)."""
         try:
             response = await self.call(call.SetChargingProfile(evse_id=evse_id,
                                                                charging_profile=profile))
-        except (TimeoutError, asyncio.CancelledError, OSError) as error:
+        except (TimeoutError, OSError, ConnectionClosed) as error:
             log.warning("SetChargingProfile not answered", extra={"station": self.id,
                                                                   "error": str(error)})
-            return
-        status = getattr(response, "status", "CALLERROR")
+            return "NoAnswer"
+        status: str = getattr(response, "status", "CALLERROR")
         log_fn = log.info if status == "Accepted" else log.warning
         log_fn("SetChargingProfile answered", extra={"station": self.id, "evse": evse_id,
+                                                      "profile": profile["id"],
                                                       "status": status})
+        return status
 
     @on(Action.notify_ev_charging_schedule)
     async def on_notify_ev_charging_schedule(

@@ -50,12 +50,22 @@ class StationClient(ChargePoint):  # type: ignore[misc]  # the ocpp package is u
             session.apply_profile(charging_profile)
         return call_result.SetChargingProfile(status="Accepted" if accepted else "Rejected")
 
-    @after(Action.set_charging_profile)
-    async def report_ev_schedule(self, evse_id: int, **_: Any) -> None:
+    @on(Action.clear_charging_profile)
+    def on_clear_charging_profile(self, charging_profile_id: int | None = None,
+                                  **_: Any) -> call_result.ClearChargingProfile:
         session = self.agent.session
-        schedule = session.ev_charging_schedule() if session else None
-        if schedule is None:
-            return
+        cleared = session is not None and charging_profile_id is not None and \
+            session.clear_profile(charging_profile_id)
+        return call_result.ClearChargingProfile(status="Accepted" if cleared else "Unknown")
+
+    @after(Action.set_charging_profile)
+    async def report_ev_schedule(self, evse_id: int, charging_profile: dict[str, Any],
+                                 **_: Any) -> None:
+        session = self.agent.session
+        if session is None or charging_profile.get("stack_level") != 0 or \
+                charging_profile.get("transaction_id") != session.transaction_id:
+            return  # the PEV's plan answers its normal schedule, not each DR overlay
+        schedule = session.ev_charging_schedule(charging_profile)
         with contextlib.suppress(OCPPError, TimeoutError, ConnectionClosed):
             await self.call(call.NotifyEVChargingSchedule(
                 time_base=schedule["start_schedule"], charging_schedule=schedule,

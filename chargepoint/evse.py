@@ -10,7 +10,7 @@ from datetime import datetime
 
 from chargepoint.meter.simulated import SimulatedEumd
 from chargepoint.pev import SimulatedPev
-from shared.schedule import Schedule
+from shared.schedule import PowerLimits
 from shared.units import energy_wh
 
 
@@ -19,18 +19,17 @@ class SimulatedEvse:
         self.meter = meter
         self.max_power_w = max_power_w
 
-    def power_w(self, pev: SimulatedPev, schedule: Schedule | None, at: datetime) -> int:
-        limit = schedule.limit_at(at) if schedule else 0
-        return max(0, min(limit, self.max_power_w, pev.wants_w()))
+    def power_w(self, pev: SimulatedPev, limits: PowerLimits, at: datetime) -> int:
+        return max(0, min(limits.limit_at(at), self.max_power_w, pev.wants_w()))
 
-    def advance(self, pev: SimulatedPev, schedule: Schedule | None, begin: datetime,
+    def advance(self, pev: SimulatedPev, limits: PowerLimits, begin: datetime,
                 end: datetime) -> float:
-        """Charge from `begin` to `end`; returns the AC Wh delivered."""
-        if schedule is None or end <= begin:
+        """Charge from `begin` to `end` under `limits`; returns the AC Wh delivered."""
+        if end <= begin:
             return 0.0
         delivered = 0.0
-        for left, right, _limit in schedule.pieces(begin, end):
-            power = self.power_w(pev, schedule, left)
+        for left, right, _limit in limits.pieces(begin, end):
+            power = self.power_w(pev, limits, left)
             if power == 0:
                 continue
             energy = min(energy_wh(power, (right - left).total_seconds()), pev.remaining_wh())

@@ -18,8 +18,8 @@ from typing import Any, Protocol
 from chargepoint.evse import SimulatedEvse
 from chargepoint.pev import SimulatedPev
 from shared.clock import Clock
-from shared.ocpp201 import build_meter_value, schedule_from_profile
-from shared.schedule import Schedule
+from shared.ocpp201 import build_meter_value, installed_profile
+from shared.profiles import ProfileStack
 from shared.timeutil import to_wire
 
 log = logging.getLogger("chargepoint.session")
@@ -52,7 +52,7 @@ class ChargingSession:
         self.departure = departure
         self.evse_id = evse_id
         self.transaction_id = str(uuid.uuid4())
-        self.schedule: Schedule | None = None
+        self.profiles = ProfileStack()
         self._seq_no = 0
         self._metered_until: datetime | None = None
 
@@ -64,31 +64,40 @@ class ChargingSession:
                 profile.get("transaction_id") != self.transaction_id:
             return False
         try:
-            schedule = schedule_from_profile(profile)
+            installed = installed_profile(profile)
         except (ValueError, KeyError, IndexError) as error:
             log.warning("unusable charging profile", extra={"error": str(error)})
             return False
-        now = self.clock.now()
-        if self._metered_until is not None:  # energy so far flowed under the old schedule
-            self.evse.advance(self.pev, self.schedule, self._metered_until, now)
-            self._metered_until = now
-        self.schedule = schedule
+        self._catch_up()  # energy so far flowed under the profiles as they were
+        self.profiles.install(installed)
+        schedule = installed.schedule
         start = next((schedule.start + timedelta(seconds=o)
                       for o, limit in schedule.periods if limit > 0), None)
         log.info("schedule received", extra={
-            "transaction": self.transaction_id, "max_power_w": schedule.max_limit,
-            "start": to_wire(start) if start else None, "price_levels": _price_levels(profile)})
+            "transaction": self.transaction_id, "profile": installed.id,
+            "stack_level": installed.stack_level, "max_power_w": schedule.max_limit,
+            "start": to_wire(start) if start else None,
+            "valid_to": to_wire(installed.valid_to) if installed.valid_to else None,
+            "price_levels": _price_levels(profile)})
         return True
 
-    def ev_charging_schedule(self) -> dict[str, Any] | None:
-        """What the PEV plans to draw: the schedule capped at its own maximum."""
-        if self.schedule is None:
-            return None
-        return {"id": 1, "start_schedule": to_wire(self.schedule.start),
+    def clear_profile(self, profile_id: int) -> bool:
+        self._catch_up()
+        return self.profiles.clear(profile_id)
+
+    def _catch_up(self) -> None:
+        now = self.clock.now()
+        if self._metered_until is not None and now > self._metered_until:
+            self._advance_to(now)
+
+    def ev_charging_schedule(self, profile: dict[str, Any]) -> dict[str, Any]:
+        """What the PEV plans to draw under a profile: its schedule capped at the PEV max."""
+        schedule = installed_profile(profile).schedule
+        return {"id": 1, "start_schedule": to_wire(schedule.start),
                 "charging_rate_unit": "W",
                 "charging_schedule_period": [
                     {"start_period": offset, "limit": min(limit, self.pev.max_power_w)}
-                    for offset, limit in self.schedule.periods]}
+                    for offset, limit in schedule.periods]}
 
     # --- the session ------------------------------------------------------------------
 
@@ -140,14 +149,14 @@ class ChargingSession:
             self._advance_to(tick)
             await self._event("Updated", "MeterValuePeriodic", tick,
                               "Sample.Periodic", charging_state=self._charging_state(tick),
-                              power_w=self.evse.power_w(self.pev, self.schedule, tick))
+                              power_w=self.evse.power_w(self.pev, self.profiles, tick))
             tick += METER_INTERVAL
         await self.clock.sleep_until(self.departure)
         self._advance_to(self.departure)
 
     def _advance_to(self, moment: datetime) -> None:
         assert self._metered_until is not None
-        self.evse.advance(self.pev, self.schedule, self._metered_until, moment)
+        self.evse.advance(self.pev, self.profiles, self._metered_until, moment)
         self._metered_until = moment
 
     async def _end(self, at: datetime, trigger: str, reason: str,
@@ -184,7 +193,7 @@ class ChargingSession:
                                      connector_id=1)
 
     def _charging_state(self, at: datetime) -> str:
-        if self.evse.power_w(self.pev, self.schedule, at) > 0:
+        if self.evse.power_w(self.pev, self.profiles, at) > 0:
             return "Charging"
         return "SuspendedEV" if self.pev.full else "SuspendedEVSE"
 

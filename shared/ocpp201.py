@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from shared.profiles import InstalledProfile
 from shared.schedule import Schedule
 from shared.tariff import Segment
 from shared.timeutil import parse_timestamp, to_wire
@@ -89,6 +90,7 @@ def parse_meter_values(meter_values: Iterable[Mapping[str, Any]]) -> list[MeterS
 def build_charging_profile(
     profile_id: int, transaction_id: str, schedule: Schedule,
     price_segments: Sequence[Segment] = (), stack_level: int = 0,
+    valid_from: datetime | None = None, valid_to: datetime | None = None,
 ) -> dict[str, Any]:
     """A TxProfile for one transaction, limits in W, with salesTariff price levels."""
     charging_schedule: dict[str, Any] = {
@@ -102,7 +104,7 @@ def build_charging_profile(
     if price_segments:
         charging_schedule["sales_tariff"] = _sales_tariff(profile_id, schedule.start,
                                                           price_segments)
-    return {
+    profile: dict[str, Any] = {
         "id": profile_id,
         "stack_level": stack_level,
         "charging_profile_purpose": "TxProfile",
@@ -110,6 +112,11 @@ def build_charging_profile(
         "transaction_id": transaction_id,
         "charging_schedule": [charging_schedule],
     }
+    if valid_from is not None:
+        profile["valid_from"] = to_wire(valid_from)
+    if valid_to is not None:
+        profile["valid_to"] = to_wire(valid_to)
+    return profile
 
 
 def _sales_tariff(
@@ -124,6 +131,15 @@ def _sales_tariff(
         for s in segments[:1024]
     ]
     return {"id": tariff_id, "num_e_price_levels": len(prices), "sales_tariff_entry": entries}
+
+
+def installed_profile(profile: Mapping[str, Any]) -> InstalledProfile:
+    """A received profile as the station keeps it."""
+    valid_from, valid_to = profile.get("valid_from"), profile.get("valid_to")
+    return InstalledProfile(int(profile["id"]), int(profile["stack_level"]),
+                            schedule_from_profile(profile),
+                            parse_timestamp(valid_from) if valid_from else None,
+                            parse_timestamp(valid_to) if valid_to else None)
 
 
 def schedule_from_profile(profile: Mapping[str, Any]) -> Schedule:

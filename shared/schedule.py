@@ -6,8 +6,18 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from shared.timeutil import require_utc
+
+
+class PowerLimits(Protocol):
+    """Anything that says how much power is allowed when: a schedule, a profile stack."""
+
+    def limit_at(self, moment: datetime) -> int: ...
+
+    def pieces(self, begin: datetime,
+               end: datetime) -> Iterator[tuple[datetime, datetime, int]]: ...
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
+from central.demand import DrEvent
 from central.registry import (
     Account,
     Identifier,
@@ -80,6 +81,11 @@ CREATE TABLE IF NOT EXISTS premise_credits (
     session_id INTEGER PRIMARY KEY REFERENCES sessions(id), premise_id TEXT NOT NULL,
     account_id TEXT NOT NULL, started_at TEXT NOT NULL, energy_wh INTEGER NOT NULL,
     value TEXT NOT NULL, by_period TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dr_events (
+    id INTEGER PRIMARY KEY, start TEXT NOT NULL, end TEXT NOT NULL, scope TEXT NOT NULL,
+    limit_w INTEGER, reduce_pct INTEGER, randomize_s INTEGER NOT NULL,
+    cancel_requested INTEGER NOT NULL DEFAULT 0, cancelled_at TEXT,
+    changed_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS sessions_payer ON sessions (payer_account, started_at);
 CREATE INDEX IF NOT EXISTS credits_account ON premise_credits (account_id, started_at);
 CREATE INDEX IF NOT EXISTS meter_readings_session ON meter_readings (session_id, timestamp);
@@ -311,6 +317,12 @@ class SqliteStore:
                               "transaction_id = ?", station_id, transaction_id)
         return _session(row) if row else None
 
+    async def live_sessions_at(self, premise_id: str) -> list[Session]:
+        rows = await self._all(
+            "SELECT id, data FROM sessions WHERE status = 'active' AND "
+            "json_extract(data, '$.premise_id') = ?", premise_id)
+        return [_session(row) for row in rows]
+
     async def live_session(self, station_id: str, evse_id: int) -> Session | None:
         """The newest active session at this EVSE."""
         rows = await self._all("SELECT id, data FROM sessions WHERE station_id = ? AND "
@@ -388,6 +400,56 @@ class SqliteStore:
             account_id, to_storage(start), to_storage(end))
         return [(_session(row), {"energy_wh": row["energy_wh"], "value": row["value"],
                                  "by_period": json.loads(row["by_period"])}) for row in rows]
+
+    async def live_sessions(self) -> list[Session]:
+        rows = await self._all("SELECT id, data FROM sessions WHERE status = 'active' "
+                               "ORDER BY id")
+        return [_session(row) for row in rows]
+
+    # --- demand response --------------------------------------------------------------
+
+    async def add_dr_event(self, start: datetime, end: datetime, scope: str,
+                           limit_w: int | None, reduce_pct: int | None, randomize_s: int,
+                           at: datetime) -> DrEvent:
+        kind, _, target = scope.partition(":")
+        if kind in ("premise", "station") and \
+                await self._one(f"SELECT 1 FROM {kind}s WHERE id = ?", target) is None:
+            raise NotFound(f"unknown {kind} {target!r} in scope {scope!r}")
+        async with self.unit():
+            cursor = await self._db.execute(
+                "INSERT INTO dr_events (start, end, scope, limit_w, reduce_pct, randomize_s, "
+                "changed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (to_storage(start), to_storage(end), scope, limit_w, reduce_pct, randomize_s,
+                 to_storage(at)))
+            assert cursor.lastrowid is not None
+        return DrEvent(cursor.lastrowid, start, end, scope, limit_w, reduce_pct, randomize_s)
+
+    async def request_dr_cancel(self, event_id: int, at: datetime) -> bool:
+        """Ask the running central to cancel an event; False if unknown or cancelled."""
+        async with self.unit():
+            cursor = await self._db.execute(
+                "UPDATE dr_events SET cancel_requested = 1, changed_at = ? WHERE id = ? AND "
+                "cancel_requested = 0", (to_storage(at), event_id))
+            return cursor.rowcount == 1
+
+    async def mark_dr_cancelled(self, event_id: int, at: datetime) -> None:
+        async with self.unit():
+            await self._db.execute("UPDATE dr_events SET cancelled_at = ? WHERE id = ?",
+                                   (to_storage(at), event_id))
+
+    async def dr_events(self) -> list[DrEvent]:
+        rows = await self._all("SELECT * FROM dr_events ORDER BY id")
+        return [DrEvent(r["id"], parse_timestamp(r["start"]), parse_timestamp(r["end"]),
+                        r["scope"], r["limit_w"], r["reduce_pct"], r["randomize_s"],
+                        parse_timestamp(r["cancelled_at"]) if r["cancelled_at"] else None,
+                        bool(r["cancel_requested"]))
+                for r in rows]
+
+    async def dr_revision(self) -> tuple[int, str]:
+        """Changes when an event is created or cancelled (cheap to poll)."""
+        row = await self._one("SELECT COUNT(*), COALESCE(MAX(changed_at), '') FROM dr_events")
+        assert row is not None
+        return int(row[0]), str(row[1])
 
     async def sessions(self) -> list[Session]:
         rows = await self._all("SELECT id, data FROM sessions ORDER BY started_at, id")

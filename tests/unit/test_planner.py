@@ -1,11 +1,13 @@
 """Energy negotiation: limits, economy windows, departure, and what cannot be met."""
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from central.planner import EnergyRequest, Limit, plan
+from central.planner import Cap, EnergyRequest, Limit, plan, premise_caps
+from shared.schedule import Schedule
 from tests.helpers import local, tariff
 
 EV_TOU = tariff("ev-tou")
@@ -54,6 +56,26 @@ def test_an_unmeetable_request_delivers_what_can_be_and_says_why():
     assert "14400 of 60000 Wh" in result.note and "program limit" in result.note
 
 
+def capacity_ws(schedule, caps, begin, end):
+    """Energy (W s) the schedule allows in [begin, end) once `caps` also apply."""
+    edges = sorted({begin, end, *(c for cap in caps for c in (cap.start, cap.end)
+                                  if begin < c < end),
+                    *(schedule.start + timedelta(seconds=o) for o, _ in schedule.periods
+                      if begin < schedule.start + timedelta(seconds=o) < end)})
+    total = 0
+    for left, right in itertools.pairwise(edges):
+        limit = min([schedule.limit_at(left),
+                     *(c.power_w for c in caps if c.start <= left < c.end)])
+        total += max(0, limit) * (right - left).total_seconds()
+    return total
+
+
+def caps_strategy(name):
+    return st.lists(st.tuples(st.integers(0, 40 * 3600), st.integers(60, 8 * 3600),
+                              st.integers(0, 12_000)), max_size=3).map(
+        lambda raw: [(name, *r) for r in raw])
+
+
 @given(
     start=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2026, 12, 31),
                        timezones=st.just(UTC)),
@@ -64,20 +86,73 @@ def test_an_unmeetable_request_delivers_what_can_be_and_says_why():
     station=st.integers(min_value=1_000, max_value=19_200),
     premise=st.integers(min_value=1_000, max_value=40_000),
     economy=st.booleans(),
+    raw_caps=caps_strategy("premise service"),
+    raw_overlays=caps_strategy("demand response"),
+    delay=st.integers(0, 1800),
 )
 def test_no_schedule_exceeds_a_limit_or_departure_or_the_request(
-        start, energy, hours, ev_max, program, station, premise, economy):
+        start, energy, hours, ev_max, program, station, premise, economy, raw_caps,
+        raw_overlays, delay):
+    start = start.replace(microsecond=0)
     departure = start + timedelta(hours=hours)
+
+    def cap(name, offset, length, power):
+        begin = start + timedelta(seconds=offset)
+        return Cap(name, begin, begin + timedelta(seconds=length), power)
+
+    caps = [cap(*c) for c in raw_caps]
+    overlays = [cap(*c) for c in raw_overlays]
     limits = [Limit("program", program), Limit("station", station),
               Limit("premise service", premise)]
-    result = plan(start, EnergyRequest(energy, departure, ev_max), limits, EV_TOU, economy)
+    result = plan(start, EnergyRequest(energy, departure, ev_max), limits, EV_TOU, economy,
+                  caps, overlays, delay)
+    schedule = result.schedule
     tightest = min(ev_max, program, station, premise)
-    assert all(limit <= tightest for _, limit in result.schedule.periods)
-    assert result.schedule.periods[-1][1] == 0  # it ends; nothing runs on forever
+    assert all(limit <= tightest for _, limit in schedule.periods)
+    instants = {schedule.start + timedelta(seconds=o) for o, _ in schedule.periods}
+    instants |= {c.start for c in caps}
+    for moment in instants:  # premise capacity is never overbooked
+        for c in caps:
+            if c.start <= moment < c.end:
+                assert schedule.limit_at(moment) <= c.power_w
+    assert schedule.periods[-1][1] == 0  # it ends; nothing runs on forever
     assert result.available_wh <= energy
     for _, end, _ in positive_spans(result):
         assert end is not None and end <= departure
-    assert result.schedule.energy_wh() >= result.available_wh
-    feasible = tightest * (departure - result.schedule.start).total_seconds() // 3600
-    if energy <= feasible - 1:  # departure can be met: the whole request is planned
+    # what was promised can be delivered under every cap and DR overlay
+    assert capacity_ws(schedule, overlays, start, departure) >= result.available_wh * 3600
+    # departure is met whenever it is feasible (randomized delay aside)
+    feasible = capacity_ws(Schedule(start, ((0, tightest),)), caps + overlays, start,
+                           departure) // 3600
+    if delay == 0 and energy <= feasible - 1:
         assert result.available_wh == energy
+
+
+def test_other_sessions_leave_the_premise_what_they_do_not_use():
+    now = local(2026, 11, 22, 22, 0)
+    other = Schedule(now, ((0, 7200), (3600, 0)))  # a neighbour's EVSE, 22:00-23:00
+    caps = premise_caps(9600, [other])
+    assert caps == [Cap("premise service", now, now + timedelta(hours=1), 2400)]
+    result = plan(now, EnergyRequest(4000, local(2026, 11, 22, 23, 30), 7360), LIMITS,
+                  EV_TOU, False, caps)
+    assert result.schedule.limit_at(now) == 2400
+    assert result.schedule.limit_at(now + timedelta(hours=1)) == 7200
+
+
+def test_a_randomized_delay_pushes_the_first_charging_instant_back():
+    now = local(2026, 11, 22, 20, 30)
+    departure = local(2026, 11, 23, 7, 0)
+    result = plan(now, EnergyRequest(20_000, departure, 7360), LIMITS, EV_TOU, True,
+                  delay_s=600)
+    assert result.start == local(2026, 11, 23, 0, 10)
+    assert result.available_wh == 20_000
+
+
+def test_a_dr_overlay_shrinks_what_is_promised_but_not_the_normal_schedule():
+    now = local(2026, 11, 23, 0, 0)
+    dr = Cap("demand response", now, now + timedelta(hours=2), 1000)
+    result = plan(now, EnergyRequest(20_000, local(2026, 11, 23, 3, 0), 7360), LIMITS,
+                  EV_TOU, True, overlays=[dr])
+    assert result.schedule.limit_at(now) == 7200  # the normal schedule
+    assert result.available_wh == 2000 + 7200  # 2 h at 1 kW, then 1 h at 7.2 kW
+    assert "demand response limit" in result.note

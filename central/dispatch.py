@@ -1,0 +1,66 @@
+"""Demand-response dispatch: watches the event table and pushes profiles to stations.
+
+Operators create and cancel events with the CLI (or, later, the API) in the database;
+the running central notices within a poll interval, sends overlay profiles to the live
+sessions in scope and clears them on cancel, through the command router.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from ocpp.exceptions import OCPPError
+from ocpp.v201 import call
+
+from central.router import CommandRouter, NotConnected
+from central.services import CentralServices
+
+log = logging.getLogger("central.dispatch")
+
+
+class DemandDispatcher:
+    def __init__(self, services: CentralServices, router: CommandRouter,
+                 poll_s: float = 1.0) -> None:
+        self.services, self.router, self.poll_s = services, router, poll_s
+        self._revision: tuple[int, str] | None = None
+        self._applied: set[int] = set()
+        self._cancelled: set[int] = set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                revision = await self.services.store.dr_revision()
+                if revision != self._revision:
+                    self._revision = revision
+                    await self.dispatch()
+            except Exception:  # a bad poll must not end DR dispatch for good
+                log.exception("DR dispatch failed")
+            await asyncio.sleep(self.poll_s)
+
+    async def dispatch(self) -> None:
+        now = self.services.clock.now()
+        for event in await self.services.store.dr_events():
+            if event.cancel_requested and event.id not in self._cancelled:
+                self._cancelled.add(event.id)
+                if event.cancelled_at is None:
+                    for station, profile_id in await self.services.dr_cancel(event):
+                        await self._send(station, call.ClearChargingProfile(
+                            charging_profile_id=profile_id))
+            elif not event.cancel_requested and event.id not in self._applied \
+                    and event.ends > now:
+                self._applied.add(event.id)
+                for station, evse_id, profile in await self.services.dr_overlays(event):
+                    await self._send(station, call.SetChargingProfile(
+                        evse_id=evse_id, charging_profile=profile))
+
+    async def _send(self, station: str, payload: object) -> None:
+        try:
+            response = await self.router.call(station, payload)
+        except (NotConnected, TimeoutError, OCPPError) as error:
+            log.warning("DR command not delivered", extra={"station": station,
+                                                           "error": str(error)})
+            return
+        log.info("DR command answered", extra={"station": station,
+                                               "action": type(payload).__name__,
+                                               "status": getattr(response, "status", None)})
