@@ -32,6 +32,8 @@ def session_row(session: Session) -> dict[str, Any]:
         "start": to_wire(session.started_at) if session.started_at else None,
         "end": to_wire(session.ended_at) if session.ended_at else None,
         "refusal": session.refusal,
+        "reconciliation": (session.reconciliation or {}).get("status"),
+        "dr_energy_wh": session.dr_energy_wh,
     }
 
 

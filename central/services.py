@@ -253,7 +253,8 @@ class CentralServices:
             limits = [planner.Limit("program", program.max_power_w),
                       planner.Limit("station", station.max_power_w),
                       planner.Limit("premise service", premise.service_limit_w)]
-            power = min(limit.power_w for limit in limits)
+            power = min([limit.power_w for limit in limits] +
+                        ([request.ev_max_power_w] if request.ev_max_power_w else []))
             others = [schedule_of(s) for s in await self.store.live_sessions_at(premise.id)
                       if s.id != session.id and s.schedule]
             events = [e for e in await self.active_dr_events()

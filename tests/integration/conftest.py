@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import websockets
 
+from central.dispatch import DemandDispatcher
 from central.router import CommandRouter
 from central.server import OcppServer
 from central.services import CentralServices
@@ -37,20 +38,28 @@ class Central:
     router: CommandRouter
     db: Path
 
+    @property
+    def speed(self) -> float:
+        return self.clock.speed
+
 
 @asynccontextmanager
-async def running_central(directory: Path, port: int = 0) -> AsyncIterator[Central]:
+async def running_central(directory: Path, port: int = 0,
+                          speed: float = SPEED) -> AsyncIterator[Central]:
     """The central system in this event loop, its clock at 20:00 on a winter evening."""
     db = directory / "central.db"
     store = await SqliteStore.open(db)
     await store.import_registry(example_registry())
-    clock = Clock(SPEED, start=local(2026, 11, 22, 20, 0))
+    clock = Clock(speed, start=local(2026, 11, 22, 20, 0))
     router = CommandRouter()
-    server = await OcppServer(CentralServices(store, clock), router).serve("127.0.0.1", port)
+    services = CentralServices(store, clock)
+    server = await OcppServer(services, router).serve("127.0.0.1", port)
     port = server.sockets[0].getsockname()[1]
+    dispatcher = asyncio.create_task(DemandDispatcher(services, router, poll_s=0.1).run())
     try:
         yield Central(f"ws://127.0.0.1:{port}/ocpp", store, clock, router, db)
     finally:
+        dispatcher.cancel()
         server.close()
         await server.wait_closed()
         await store.close()
@@ -60,6 +69,23 @@ async def running_central(directory: Path, port: int = 0) -> AsyncIterator[Centr
 async def central(tmp_path: Path) -> AsyncIterator[Central]:
     async with running_central(tmp_path) as running:
         yield running
+
+
+@pytest.fixture
+async def slow_central(tmp_path: Path) -> AsyncIterator[Central]:
+    """At 600x, for tests where an operator acts while a session runs."""
+    async with running_central(tmp_path, speed=600) as running:
+        yield running
+
+
+async def pev_central(*args: str) -> tuple[int, str, str]:
+    """Run a `pev-central` command as a real process: (exit code, stdout, stderr)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "central", *args, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, cwd=ROOT)
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
 
 
 def free_port() -> int:
@@ -80,12 +106,12 @@ class AgentRun:
 
 
 async def start_agent(url: str, station: str, *args: str, password: str | None = None,
-                      state_dir: Path) -> asyncio.subprocess.Process:
+                      state_dir: Path, speed: float = SPEED) -> asyncio.subprocess.Process:
     """Start `pev-chargepoint run` as a real process against the central at `url`."""
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "chargepoint", "run", "--central", url,
         "--station", station, "--password", password or PASSWORDS[station],
-        "--speed", str(SPEED), "--timezone", "America/Los_Angeles",
+        "--speed", str(speed), "--timezone", "America/Los_Angeles",
         "--state-dir", str(state_dir), *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=ROOT)
 
@@ -103,7 +129,7 @@ async def run_agent(central: Central, station: str, *args: str, password: str | 
                     state_dir: Path) -> AgentRun:
     """Run one agent process to its end against the central."""
     return await finished(await start_agent(central.url, station, *args, password=password,
-                                            state_dir=state_dir))
+                                            state_dir=state_dir, speed=central.speed))
 
 
 async def open_link(central: Central, station: str = "CP-1001", *,
