@@ -146,7 +146,7 @@ def to_rich(statement: Statement) -> Group:
         for line in lines:
             periods = "\n".join(f"{p} {c['energy_wh']} Wh {c.get('cost', c.get('value'))}"
                                 for p, c in line["by_period"].items())
-            table.add_row(str(line["session_id"]), (line["start"] or "?")[5:16],
+            table.add_row(str(line["session_id"]), (line["start"] or "?")[5:16].replace("T", " "),
                           f"{line['station']}\n{line['premise']}", line["pev"] or "",
                           str(line["energy_wh"]), periods, line["amount"],
                           line["reconciliation"] or "")
