@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sqlite3
 import sys
@@ -19,6 +20,7 @@ from rich.console import Console
 
 from central import demand, reports, statements
 from central.dispatch import DemandDispatcher
+from central.events import EventBus
 from central.reconcile import Thresholds
 from central.registry import RegistryError, load_registry
 from central.router import CommandRouter
@@ -31,6 +33,8 @@ from shared.clock import Clock
 from shared.timeutil import to_wire
 
 USAGE_ERROR = 2
+TOKEN_ENV = "PEV_API_TOKEN"
+MIN_TOKEN_LENGTH = 16
 
 
 class UsageError(Exception):
@@ -47,6 +51,10 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=9000, help="0 picks a free port")
     serve.add_argument("--speed", type=cli_types.positive, default=1.0,
                        help="clock speed (e.g. 600: ten hours in a minute)")
+    serve.add_argument("--api-port", type=int, default=8080,
+                       help="operator HTTP API port (0 picks a free one; default 8080)")
+    serve.add_argument("--api-token-file", type=Path,
+                       help=f"file holding the API bearer token (default: ${TOKEN_ENV})")
     serve.add_argument("--sim-start", type=cli_types.timestamp,
                        help="start the clock at this instant (default: now)")
     percent = cli_types.non_negative_decimal
@@ -114,6 +122,21 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _api_token(args: argparse.Namespace) -> str:
+    token: str
+    if args.api_token_file:
+        try:
+            token = args.api_token_file.read_text().strip()
+        except OSError as error:
+            raise UsageError(f"cannot read the API token: {error}") from None
+    else:
+        token = os.environ.get(TOKEN_ENV, "").strip()
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise UsageError(f"the operator API needs a bearer token of {MIN_TOKEN_LENGTH}+ "
+                         f"characters: --api-token-file FILE or ${TOKEN_ENV}")
+    return token
+
+
 async def _open_existing(path: Path) -> SqliteStore:
     if not path.exists():
         raise UsageError(f"{path}: no such database (run 'pev-central registry import' first)")
@@ -121,6 +144,9 @@ async def _open_existing(path: Path) -> SqliteStore:
 
 
 async def serve(args: argparse.Namespace) -> int:
+    # Imported here: the web stack is only needed to serve, not for quick CLI commands.
+    from central.api import create_app, start_api
+
     logs.setup(args.log_level)
     store = await SqliteStore.open(args.db)
     try:
@@ -131,18 +157,29 @@ async def serve(args: argparse.Namespace) -> int:
                                     args.reconcile_warn_pct)
         except ValueError as error:
             raise UsageError(str(error)) from None
-        services = CentralServices(store, clock, thresholds)
-        router = CommandRouter()
+        token = _api_token(args)
+        bus = EventBus()
+        services = CentralServices(store, clock, thresholds, bus)
+        router = CommandRouter(bus)
         server = await OcppServer(services, router).serve(args.host, args.port)
         dispatcher = asyncio.create_task(DemandDispatcher(services, router).run())
+        try:
+            api, api_task, api_port = await start_api(create_app(services, router, token),
+                                                      args.host, args.api_port)
+        except (OSError, SystemExit) as error:
+            raise UsageError(f"the API could not listen on {args.host}:{args.api_port}: "
+                             f"{error}") from None
         port = server.sockets[0].getsockname()[1] if server.sockets else args.port
         print(f"listening on ws://{args.host}:{port}/ocpp/<station_id>", flush=True)
+        print(f"operator API on http://{args.host}:{api_port} (docs at /docs)", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         dispatcher.cancel()
+        api.should_exit = True
+        await api_task
         server.close()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(server.wait_closed(), 5)

@@ -226,9 +226,13 @@ class _Parser:
                  known: Mapping[str, set[str]]) -> None:
         self.path, self.lines, self.data, self.known = path, _Lines(text), data, known
 
+    def locate(self, section: str, index: int | None, key: str | None) -> str:
+        """Where a problem is, for the message: `file:line` here."""
+        return f"{self.path}:{self.lines.of(section, index, key)}"
+
     def reader(self, section: str, index: int | None, table: Any) -> _Reader:
         def where(key: str | None) -> str:
-            return f"{self.path}:{self.lines.of(section, index, key)}"
+            return self.locate(section, index, key)
         if not isinstance(table, Mapping):
             raise RegistryError(f"{where(None)}: [{section}] must be a table")
         return _Reader(where, table)
@@ -299,6 +303,8 @@ class _Parser:
             return parse_tariff(r.text("id", is_id=True), r.text("name"), timezone, definition,
                                 r.boolean("illustrative", False))
         except TariffError as error:
+            if not self.lines.lines:  # not from a file: no line to point at
+                raise RegistryError(f"{self.locate('tariffs', index, None)}: {error}") from None
             line = self.lines.of("tariffs", index, "periods")
             if error.season_index is not None:
                 line = self.lines.find(line, "[[tariffs.seasons]]")
@@ -403,3 +409,33 @@ class _Parser:
                         f"{self.path}:{self.lines.of('pevs', index, 'identifiers')}: "
                         f"identifier {identifier.id_token!r} ({identifier.type}) of {pev.id!r} "
                         f"already belongs to {other!r}")
+
+
+ENTRY_KINDS = ("tariffs", "programs", "accounts", "premises", "stations", "pevs")
+
+
+class _EntryParser(_Parser):
+    """Validates one entry given as a mapping (e.g. an API request body)."""
+
+    def locate(self, section: str, index: int | None, key: str | None) -> str:
+        return f"{section[:-1]}{'.' + key if key else ''}"
+
+
+def parse_entry(kind: str, entry: Mapping[str, Any], known: Mapping[str, set[str]],
+                timezone: ZoneInfo) -> Any:
+    """One registry entry of `kind`, validated as in a file; RegistryError if not valid."""
+    if kind not in ENTRY_KINDS:
+        raise RegistryError(f"unknown registry kind {kind!r} (one of {', '.join(ENTRY_KINDS)})")
+    parser = _EntryParser(Path("request"), "", {}, known)
+    ids = {k: set(v) for k, v in known.items()}
+    if kind == "tariffs":
+        return parser.tariff(0, entry, timezone)
+    if kind == "accounts":
+        return parser.account(0, entry)
+    if kind == "programs":
+        return parser.program(0, entry, ids)
+    if kind == "premises":
+        return parser.premise(0, entry, ids)
+    if kind == "stations":
+        return parser.station(0, entry, ids)
+    return parser.pev(0, entry, ids)

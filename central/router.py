@@ -11,6 +11,8 @@ from typing import Any, Protocol
 
 from websockets.exceptions import ConnectionClosed
 
+from central.events import EventBus
+
 log = logging.getLogger("central.router")
 
 
@@ -25,8 +27,9 @@ class NotConnected(LookupError):
 
 
 class CommandRouter:
-    def __init__(self) -> None:
+    def __init__(self, bus: EventBus | None = None) -> None:
         self._links: dict[str, Link] = {}
+        self.bus = bus or EventBus()
 
     async def attach(self, station_id: str, link: Link) -> None:
         """Route to `link` from now on; a previous connection of the station is closed."""
@@ -34,6 +37,7 @@ class CommandRouter:
         self._links[station_id] = link
         log.info("station connected", extra={"station": station_id,
                                              "replaces_previous": previous is not None})
+        self.bus.publish("station.connected", station=station_id)
         if previous is not None:
             await previous.close("replaced by a newer connection of this station")
 
@@ -41,6 +45,7 @@ class CommandRouter:
         if self._links.get(station_id) is link:
             del self._links[station_id]
             log.info("station disconnected", extra={"station": station_id})
+            self.bus.publish("station.disconnected", station=station_id)
 
     def connected(self) -> list[str]:
         return sorted(self._links)

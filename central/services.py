@@ -15,6 +15,7 @@ from typing import Any
 
 from central import billing, demand, planner
 from central.authorize import Decision, Refusal, decide, describe
+from central.events import EventBus
 from central.reconcile import Thresholds, reconcile
 from central.registry import Identifier, Premise
 from central.sessions import Session
@@ -49,6 +50,7 @@ class TxEvent:
     identifiers: tuple[Identifier, ...] = ()  # idToken, then its additionalInfo
     samples: tuple[MeterSample, ...] = ()
     stopped_reason: str | None = None
+    charging_state: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,10 +80,11 @@ class Negotiation:
 
 class CentralServices:
     def __init__(self, store: SqliteStore, clock: Clock,
-                 thresholds: Thresholds | None = None) -> None:
+                 thresholds: Thresholds | None = None, bus: EventBus | None = None) -> None:
         self.store = store
         self.clock = clock
         self.thresholds = thresholds or Thresholds()
+        self.bus = bus or EventBus()
 
     # --- provisioning -----------------------------------------------------------------
 
@@ -111,6 +114,9 @@ class CentralServices:
         log_fn = log.info if result.status == "Accepted" else log.warning
         log_fn("authorization", extra={"station": station_id, "status": result.status,
                                        "scenario": result.scenario})
+        if result.status != "Accepted":
+            self.bus.publish("binding.refused", station=station_id, status=result.status,
+                             reason=result.message, at=to_wire(self.clock.now()))
         return result
 
     async def _decide(self, station_id: str, identifiers: tuple[Identifier, ...],
@@ -157,6 +163,7 @@ class CentralServices:
                 await self._bill(session)
                 total_cost = session.cost_total if session.cost_total is not None \
                     else Decimal("0.00")
+            await self._running_cost(session, event.samples)
             seq_nos = sorted({*await self.store.event_seq_nos(event.station_id,
                                                               event.transaction_id),
                               event.seq_no})
@@ -167,13 +174,55 @@ class CentralServices:
             await self.store.add_event(event.station_id, event.transaction_id, event.seq_no,
                                        event.event_type, event.trigger_reason, event.timestamp,
                                        event.offline, reply.to_json())
+        self._publish_transaction(session, event)
         return reply
+
+    async def _running_cost(self, session: Session, samples: tuple[MeterSample, ...]) -> None:
+        """Add the newest intervals to the live cost (display only; the bill is re-rated)."""
+        readings = sorted((s.timestamp, s.register_wh) for s in samples
+                          if s.register_wh is not None)
+        if not readings or session.tariff_id is None:
+            if readings:
+                session.last_reading = (to_wire(readings[-1][0]), readings[-1][1])
+            return
+        tariff = await self.store.tariff(session.tariff_id)
+        cost = Decimal(session.cost_so_far or "0")
+        previous = session.last_reading
+        for at, register in readings:
+            if previous is not None and parse_timestamp(previous[0]) < at:
+                cost += billing.rate([billing.Reading(parse_timestamp(previous[0]), previous[1]),
+                                      billing.Reading(at, register)], tariff).total
+            previous = (to_wire(at), register)
+        session.last_reading = previous
+        session.cost_so_far = str(cost)
+
+    def _publish_transaction(self, session: Session, event: TxEvent) -> None:
+        sample = next((s for s in reversed(event.samples) if s.register_wh is not None), None)
+        register = sample.register_wh if sample else None
+        energy = register - session.begin_register_wh \
+            if register is not None and session.begin_register_wh is not None else None
+        self.bus.publish(
+            "transaction", station=session.station_id, transaction_id=session.transaction_id,
+            session_id=session.id, event_type=event.event_type, seq_no=event.seq_no,
+            at=to_wire(event.timestamp), charging_state=event.charging_state,
+            status=session.status, pev=session.pev_id, premise=session.premise_id,
+            scenario=session.scenario, payer=session.payer_account,
+            power_w=sample.power_w if sample else None,
+            energy_wh=energy,
+            cost=str(session.cost_total) if session.cost_total is not None
+            else session.cost_so_far,
+            departure=to_wire(session.departure) if session.departure else None,
+            dr_windows=session.dr_windows)
 
     async def _apply(self, session: Session, event: TxEvent) -> AuthorizationResult | None:
         """Fold one event into the session record; bind the payer on the first idToken."""
         session.evse_id = session.evse_id or event.evse_id
         if event.event_type == "Started":
             session.started_at = event.timestamp
+            begin = next((s.register_wh for s in event.samples if s.register_wh is not None),
+                         None)
+            session.begin_register_wh = begin if begin is not None \
+                else session.begin_register_wh
         if event.event_type == "Ended":
             session.ended_at = event.timestamp
             session.stopped_reason = event.stopped_reason
@@ -310,6 +359,9 @@ class CentralServices:
                     await self.store.save_session(session)
         log.info("DR event applied", extra={"event": event.id, "scope": event.scope,
                                             "sessions": len(overlays)})
+        self.bus.publish("dr.applied", event=event.id, description=event.describe(),
+                         start=to_wire(event.start), end=to_wire(event.end),
+                         stations=sorted({station for station, _, _ in overlays}))
         return overlays
 
     async def dr_cancel(self, event: demand.DrEvent) -> list[tuple[str, int]]:
@@ -328,6 +380,7 @@ class CentralServices:
                 cleared.append((session.station_id, demand.overlay_id(event, session.id)))
                 await self.store.save_session(session)
         log.info("DR event cancelled", extra={"event": event.id, "sessions": len(cleared)})
+        self.bus.publish("dr.cancelled", event=event.id, at=to_wire(now))
         return cleared
 
 

@@ -48,6 +48,10 @@ class Session:
     # event id -> Wh metered inside it
     dr_windows: dict[str, dict[str, str]] = field(default_factory=dict)
     dr_energy_wh: dict[str, int] = field(default_factory=dict)
+    # for the live view: the latest EUMD reading and the cost up to it (the bill proper is
+    # rated from all readings when the session ends)
+    last_reading: tuple[str, int] | None = None  # (ISO UTC, register Wh)
+    cost_so_far: str | None = None
 
     @property
     def bound(self) -> bool:

@@ -54,6 +54,8 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
             error = rejection(raw_msg)
             log.warning("malformed frame", extra={"station": self.id,
                                                   "error": error.error_code})
+            self.services.bus.publish("error", station=self.id, error=error.error_code,
+                                      description=error.error_description)
             await self._send(error.to_json())
             return
         if msg.message_type_id == MessageType.Call:
@@ -110,7 +112,8 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
             evse_id=evse["id"] if evse else None,
             identifiers=_identifiers(id_token) if id_token else (),
             samples=tuple(parse_meter_values(meter_value or [])),
-            stopped_reason=transaction_info.get("stopped_reason")))
+            stopped_reason=transaction_info.get("stopped_reason"),
+            charging_state=transaction_info.get("charging_state")))
         return call_result.TransactionEvent(
             # float, not Decimal: the ocpp package encodes a Decimal with one decimal place
             total_cost=float(reply.total_cost) if reply.total_cost is not None else None,

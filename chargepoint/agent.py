@@ -50,6 +50,14 @@ class StationClient(ChargePoint):  # type: ignore[misc]  # the ocpp package is u
             session.apply_profile(charging_profile)
         return call_result.SetChargingProfile(status="Accepted" if accepted else "Rejected")
 
+    @on(Action.request_stop_transaction)
+    def on_request_stop_transaction(self, transaction_id: str,
+                                    **_: Any) -> call_result.RequestStopTransaction:
+        session = self.agent.session
+        stopping = session is not None and session.transaction_id == transaction_id and \
+            session.request_stop()
+        return call_result.RequestStopTransaction(status="Accepted" if stopping else "Rejected")
+
     @on(Action.clear_charging_profile)
     def on_clear_charging_profile(self, charging_profile_id: int | None = None,
                                   **_: Any) -> call_result.ClearChargingProfile:

@@ -8,6 +8,7 @@ the transport's ordered outbox and carry seqNo 0, 1, 2, ... for this transaction
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -55,6 +56,8 @@ class ChargingSession:
         self.profiles = ProfileStack()
         self._seq_no = 0
         self._metered_until: datetime | None = None
+        self._stop = asyncio.Event()  # a remote stop (RequestStopTransaction)
+        self._stopped_at: datetime | None = None
 
     # --- called by the agent when the central sends a profile -------------------------
 
@@ -79,6 +82,14 @@ class ChargingSession:
             "start": to_wire(start) if start else None,
             "valid_to": to_wire(installed.valid_to) if installed.valid_to else None,
             "price_levels": _price_levels(profile)})
+        return True
+
+    def request_stop(self) -> bool:
+        """The central asked to stop; False if the session is not charging any more."""
+        if self._stop.is_set() or self._metered_until is None:
+            return False
+        self._stopped_at = self.clock.now()
+        self._stop.set()
         return True
 
     def clear_profile(self, profile_id: int) -> bool:
@@ -134,7 +145,10 @@ class ChargingSession:
             "requested_wh": int(self.pev.remaining_wh()),
             "energy_available_wh": offer.get("energy_available_wh"), "note": offer.get("note")})
         await metering
-        ended = await self._end(self.departure, "EVDeparted", "EVDisconnected")
+        if self._stopped_at is not None:
+            ended = await self._end(self._stopped_at, "RemoteStop", "Remote")
+        else:
+            ended = await self._end(self.departure, "EVDeparted", "EVDisconnected")
         energy = self.evse.meter.register_wh - begin_register
         log.info("session ended", extra={"transaction": self.transaction_id,
                                          "energy_wh": energy, "total_cost": _cost(ended),
@@ -145,14 +159,25 @@ class ChargingSession:
         assert self._metered_until is not None
         tick = self._metered_until.replace(second=0, microsecond=0) + METER_INTERVAL
         while tick < self.departure:
-            await self.clock.sleep_until(tick)
+            if await self._stopped_before(tick):
+                break
             self._advance_to(tick)
             await self._event("Updated", "MeterValuePeriodic", tick,
                               "Sample.Periodic", charging_state=self._charging_state(tick),
                               power_w=self.evse.power_w(self.pev, self.profiles, tick))
             tick += METER_INTERVAL
-        await self.clock.sleep_until(self.departure)
-        self._advance_to(self.departure)
+        if self._stopped_at is not None or await self._stopped_before(self.departure):
+            assert self._stopped_at is not None
+            self._advance_to(self._stopped_at)
+        else:
+            self._advance_to(self.departure)
+
+    async def _stopped_before(self, moment: datetime) -> bool:
+        """Wait until `moment` (clock time); True if a remote stop came first."""
+        while not self._stop.is_set() and (left := (moment - self.clock.now()).total_seconds()) > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), left / self.clock.speed)
+        return self._stop.is_set()
 
     def _advance_to(self, moment: datetime) -> None:
         assert self._metered_until is not None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from decimal import Decimal
@@ -20,6 +20,7 @@ import aiosqlite
 
 from central.demand import DrEvent
 from central.registry import (
+    ENTRY_KINDS,
     Account,
     Identifier,
     Pev,
@@ -32,7 +33,7 @@ from central.registry import (
 from central.sessions import Session
 from shared.ocpp201 import MeterSample
 from shared.tariff import Tariff, parse_tariff, tariff_definition
-from shared.timeutil import parse_timestamp, to_storage
+from shared.timeutil import parse_timestamp, to_storage, to_wire
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS utility (
@@ -100,6 +101,7 @@ class SqliteStore:
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
         self._lock = asyncio.Lock()
+        self._tariffs: dict[str, Tariff] = {}  # parsed once; cleared when tariffs change
 
     @classmethod
     async def open(cls, path: Path | str) -> SqliteStore:
@@ -148,30 +150,36 @@ class SqliteStore:
                 "INSERT INTO utility VALUES (1, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
                 "name = excluded.name, timezone = excluded.timezone, currency = excluded.currency",
                 (u.name, u.timezone.key, u.currency))
-            await self._upsert("tariffs", [
-                (t.id, t.name, int(t.illustrative), json.dumps(tariff_definition(t)))
-                for t in registry.tariffs])
-            await self._upsert("programs", [
-                (p.id, p.name, p.tariff_id, int(p.economy), p.max_power_w, p.randomized_delay_s)
-                for p in registry.programs])
-            await self._upsert("accounts", [(a.id, a.name) for a in registry.accounts])
-            await self._upsert("premises", [
-                (p.id, p.account_id, p.address, p.territory, p.rate_plan, p.service_limit_w,
-                 p.guest_policy, json.dumps(list(p.host_pays_for))) for p in registry.premises])
-            await self._upsert("stations", [
-                (s.id, s.premise_id, s.kind, s.eumd_serial, s.max_power_w, s.password_hash)
-                for s in registry.stations])
-            await self._upsert("pevs", [
-                (p.id, p.vin, p.owner_account, p.home_premise, p.program_id, p.territory,
-                 p.status, to_storage(p.valid_until) if p.valid_until else None, p.group_id)
-                for p in registry.pevs])
-            # Replace the identifiers of every PEV in the file at once, so one may move
-            # from one PEV to another within a single import.
+            for kind in ENTRY_KINDS:  # in an order that satisfies the references
+                await self._upsert_entries(kind, getattr(registry, kind))
+
+    async def upsert_entry(self, kind: str, entry: Any) -> None:
+        """Insert or update one registry entry (already validated)."""
+        async with self.unit():
+            await self._upsert_entries(kind, [entry])
+
+    async def delete_entry(self, kind: str, entry_id: str) -> bool:
+        """Delete one registry entry; False if there is none. Raises sqlite3.IntegrityError
+        while anything still refers to it."""
+        assert kind in ENTRY_KINDS
+        async with self.unit():
+            if kind == "pevs":
+                await self._db.execute("DELETE FROM pev_identifiers WHERE pev_id = ?",
+                                       (entry_id,))
+            cursor = await self._db.execute(f"DELETE FROM {kind} WHERE id = ?", (entry_id,))
+            return cursor.rowcount == 1
+
+    async def _upsert_entries(self, kind: str, entries: Sequence[Any]) -> None:
+        self._tariffs.clear()
+        await self._upsert(kind, [_row(kind, e) for e in entries])
+        if kind == "pevs":
+            # Replace the identifiers of all these PEVs at once, so one may move from
+            # one PEV to another within a single import.
             await self._db.executemany("DELETE FROM pev_identifiers WHERE pev_id = ?",
-                                       [(pev.id,) for pev in registry.pevs])
+                                       [(pev.id,) for pev in entries])
             await self._db.executemany(
                 "INSERT INTO pev_identifiers VALUES (?, ?, ?)",
-                [(i.id_token, i.type, pev.id) for pev in registry.pevs
+                [(i.id_token, i.type, pev.id) for pev in entries
                  for i in pev.all_identifiers()])
 
     async def _upsert(self, table: str, rows: list[tuple[Any, ...]]) -> None:
@@ -190,12 +198,16 @@ class SqliteStore:
         return Utility(row["name"], ZoneInfo(row["timezone"]), row["currency"])
 
     async def tariff(self, tariff_id: str) -> Tariff:
+        if tariff_id in self._tariffs:
+            return self._tariffs[tariff_id]
         row = await self._one("SELECT * FROM tariffs WHERE id = ?", tariff_id)
         if row is None:
             raise NotFound(f"unknown tariff {tariff_id!r}")
         utility = await self.utility()
-        return parse_tariff(row["id"], row["name"], utility.timezone,
-                            json.loads(row["definition"]), bool(row["illustrative"]))
+        tariff = parse_tariff(row["id"], row["name"], utility.timezone,
+                              json.loads(row["definition"]), bool(row["illustrative"]))
+        self._tariffs[tariff_id] = tariff
+        return tariff
 
     async def program(self, program_id: str) -> Program:
         row = await self._one("SELECT * FROM programs WHERE id = ?", program_id)
@@ -278,6 +290,17 @@ class SqliteStore:
                 "connectors = excluded.connectors",
                 (station_id, to_storage(at), json.dumps(connectors)))
 
+    async def station_state(self, station_id: str) -> dict[str, Any]:
+        """What the station told us: boot info, last message, connector statuses."""
+        row = await self._one("SELECT * FROM station_state WHERE station_id = ?", station_id)
+        if row is None:
+            return {"vendor": None, "model": None, "booted_at": None, "last_seen": None,
+                    "connectors": {}}
+        return {"vendor": row["vendor"], "model": row["model"],
+                "booted_at": _wire(row["booted_at"]), "last_seen": _wire(row["last_seen"]),
+                "connectors": {k: {"status": v["status"], "at": _wire(v["at"])}
+                               for k, v in json.loads(row["connectors"]).items()}}
+
     # --- transactions (call inside unit()) ---------------------------------------------
 
     async def event_reply(self, station_id: str, transaction_id: str,
@@ -315,6 +338,10 @@ class SqliteStore:
     async def session(self, station_id: str, transaction_id: str) -> Session | None:
         row = await self._one("SELECT id, data FROM sessions WHERE station_id = ? AND "
                               "transaction_id = ?", station_id, transaction_id)
+        return _session(row) if row else None
+
+    async def session_by_id(self, session_id: int) -> Session | None:
+        row = await self._one("SELECT id, data FROM sessions WHERE id = ?", session_id)
         return _session(row) if row else None
 
     async def live_sessions_at(self, premise_id: str) -> list[Session]:
@@ -454,6 +481,27 @@ class SqliteStore:
     async def sessions(self) -> list[Session]:
         rows = await self._all("SELECT id, data FROM sessions ORDER BY started_at, id")
         return [_session(row) for row in rows]
+
+
+def _wire(stored: str | None) -> str | None:
+    return to_wire(parse_timestamp(stored)) if stored else None
+
+
+def _row(kind: str, e: Any) -> tuple[Any, ...]:
+    """A registry entry as its table's row."""
+    if kind == "tariffs":
+        return (e.id, e.name, int(e.illustrative), json.dumps(tariff_definition(e)))
+    if kind == "programs":
+        return (e.id, e.name, e.tariff_id, int(e.economy), e.max_power_w, e.randomized_delay_s)
+    if kind == "accounts":
+        return (e.id, e.name)
+    if kind == "premises":
+        return (e.id, e.account_id, e.address, e.territory, e.rate_plan, e.service_limit_w,
+                e.guest_policy, json.dumps(list(e.host_pays_for)))
+    if kind == "stations":
+        return (e.id, e.premise_id, e.kind, e.eumd_serial, e.max_power_w, e.password_hash)
+    return (e.id, e.vin, e.owner_account, e.home_premise, e.program_id, e.territory, e.status,
+            to_storage(e.valid_until) if e.valid_until else None, e.group_id)
 
 
 def _program(row: aiosqlite.Row) -> Program:

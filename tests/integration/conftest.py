@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import websockets
 
+from central.api import create_app, start_api
 from central.dispatch import DemandDispatcher
 from central.router import CommandRouter
 from central.server import OcppServer
@@ -37,6 +39,7 @@ class Central:
     clock: Clock
     router: CommandRouter
     db: Path
+    services: CentralServices
 
     @property
     def speed(self) -> float:
@@ -52,12 +55,12 @@ async def running_central(directory: Path, port: int = 0,
     await store.import_registry(example_registry())
     clock = Clock(speed, start=local(2026, 11, 22, 20, 0))
     router = CommandRouter()
-    services = CentralServices(store, clock)
+    services = CentralServices(store, clock, bus=router.bus)
     server = await OcppServer(services, router).serve("127.0.0.1", port)
     port = server.sockets[0].getsockname()[1]
     dispatcher = asyncio.create_task(DemandDispatcher(services, router, poll_s=0.1).run())
     try:
-        yield Central(f"ws://127.0.0.1:{port}/ocpp", store, clock, router, db)
+        yield Central(f"ws://127.0.0.1:{port}/ocpp", store, clock, router, db, services)
     finally:
         dispatcher.cancel()
         server.close()
@@ -86,6 +89,31 @@ async def pev_central(*args: str) -> tuple[int, str, str]:
     out, err = await process.communicate()
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
+
+
+API_TOKEN = "test-operator-token-0123456789"
+
+
+@dataclass
+class Api:
+    url: str
+    central: Central
+
+    def client(self, token: str | None = API_TOKEN) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=10)
+
+
+@pytest.fixture
+async def api(central: Central) -> AsyncIterator[Api]:
+    """The operator API on a real port, in the central's event loop."""
+    app = create_app(central.services, central.router, API_TOKEN, command_timeout_s=1.5)
+    server, task, port = await start_api(app, "127.0.0.1", 0)
+    try:
+        yield Api(f"http://127.0.0.1:{port}", central)
+    finally:
+        server.should_exit = True
+        await task
 
 
 def free_port() -> int:

@@ -34,11 +34,14 @@ async def test_a_live_session_is_limited_within_one_interval_and_recovers(slow_c
                                                                          tmp_path):
     central = slow_central
     agent = await start_agent(central.url, "CP-1002", "--pev", "PEV-0002", "--energy-wh",
-                              "7000", "--plug-in-at", "20:30", "--departure", "22:00",
+                              "9000", "--plug-in-at", "20:30", "--departure", "22:30",
                               "--max-power-w", "11000", state_dir=tmp_path,
                               speed=central.speed)
     session = await charging(central, "CP-1002")
-    start = central.clock.now().replace(second=0, microsecond=0) + 10 * MINUTE
+    # The event starts a little ahead (an operator's command takes a moment of real time,
+    # which is many simulated minutes at 600x); within one interval of its start, the
+    # metered power must be down to the limit.
+    start = central.clock.now().replace(second=0, microsecond=0) + 30 * MINUTE
     end = start + 30 * MINUTE
     code, out, err = await pev_central("dr", "create", "--db", str(central.db), "--start",
                                        to_wire(start), "--end", to_wire(end), "--limit-w",
@@ -51,7 +54,7 @@ async def test_a_live_session_is_limited_within_one_interval_and_recovers(slow_c
     assert max(powers(readings, start + MINUTE, end)) <= 3000  # within one interval
     assert max(powers(readings, end + MINUTE, end + 5 * MINUTE)) == 7360  # and back
     [ended] = [s for s in await central.store.sessions() if s.id == session.id]
-    assert ended.energy_wh == 7000
+    assert ended.energy_wh == 9000
     [(event_id, under_event)] = ended.dr_energy_wh.items()
     assert abs(under_event - 1500) <= 3000 / 60  # 30 min at 3 kW, give or take a minute
     code, out, _ = await pev_central("sessions", "--db", str(central.db), "--json")
@@ -83,10 +86,10 @@ async def test_a_session_starting_during_an_event_is_planned_with_it(slow_centra
 async def test_cancelling_an_event_restores_the_normal_schedule(slow_central, tmp_path):
     central = slow_central
     agent = await start_agent(central.url, "CP-1001", "--pev", "PEV-0002", "--energy-wh",
-                              "30000", "--plug-in-at", "20:30", "--departure", "21:30",
+                              "30000", "--plug-in-at", "20:30", "--departure", "22:30",
                               state_dir=tmp_path, speed=central.speed)
     session = await charging(central, "CP-1001")
-    start = central.clock.now().replace(second=0, microsecond=0) + 5 * MINUTE
+    start = central.clock.now().replace(second=0, microsecond=0) + 30 * MINUTE
     code, _, err = await pev_central("dr", "create", "--db", str(central.db), "--start",
                                      to_wire(start), "--end", to_wire(start + 4 * 60 * MINUTE),
                                      "--limit-w", "1000", "--scope", "all")
