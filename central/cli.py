@@ -21,6 +21,7 @@ from rich.console import Console
 from central import demand, reports, statements
 from central.dispatch import DemandDispatcher
 from central.events import EventBus
+from central.generate import synthetic_registry
 from central.reconcile import Thresholds
 from central.registry import RegistryError, load_registry
 from central.router import CommandRouter
@@ -73,6 +74,9 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument("--db", type=Path, required=True)
     show = registry_commands.add_parser("show", help="print the registry")
     show.add_argument("--db", type=Path, required=True)
+    generate = registry_commands.add_parser("generate", help="write a synthetic registry")
+    generate.add_argument("--premises", type=cli_types.positive_int, required=True)
+    generate.add_argument("--out", type=Path, required=True)
 
     statement = commands.add_parser("statement", help="an account's monthly statement")
     statement.add_argument("--db", type=Path, required=True)
@@ -189,6 +193,13 @@ async def serve(args: argparse.Namespace) -> int:
 
 
 async def registry(args: argparse.Namespace) -> int:
+    if args.registry_command == "generate":
+        try:
+            args.out.write_text(synthetic_registry(args.premises))
+        except OSError as error:
+            raise UsageError(f"cannot write {args.out}: {error}") from None
+        print(f"wrote {args.out}: {args.premises} premises, accounts, stations and PEVs")
+        return 0
     if args.registry_command == "import":
         # Validate the whole file before the database is touched (or even created).
         known: dict[str, set[str]] = {}

@@ -83,7 +83,7 @@ class StationClient(ChargePoint):  # type: ignore[misc]  # the ocpp package is u
 class Agent:
     def __init__(self, url: str, station_id: str, password: str, clock: Clock,
                  backoff: Backoff | None = None, vendor: str = "pev-grid",
-                 model: str = "simulated") -> None:
+                 model: str = "simulated", sync_clock: bool = True) -> None:
         self.url = url.rstrip("/") + "/" + station_id
         self.station_id = station_id
         self._authorization = "Basic " + base64.b64encode(
@@ -91,6 +91,7 @@ class Agent:
         self.clock = clock
         self.vendor, self.model = vendor, model
         self.backoff = backoff or Backoff()
+        self.sync_clock = sync_clock  # a fleet shares one clock: only one agent sets it
         self.session: ChargingSession | None = None
         self.outbox = Outbox()
         self._client: StationClient | None = None
@@ -156,7 +157,8 @@ class Agent:
         response = await client.call(call.BootNotification(
             charging_station={"vendor_name": self.vendor, "model": self.model},
             reason="PowerUp"), suppress=False)
-        self.clock.sync(parse_timestamp(response.current_time))
+        if self.sync_clock:
+            self.clock.sync(parse_timestamp(response.current_time))
         self.heartbeat_interval_s = response.interval or self.heartbeat_interval_s
         self._booted = response.status == "Accepted"
         log.info("booted", extra={"status": response.status,

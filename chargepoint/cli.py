@@ -6,15 +6,21 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import sys
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
 from chargepoint.agent import Agent, Refused
 from chargepoint.backoff import Backoff
 from chargepoint.evse import SimulatedEvse
+from chargepoint.fleet import Fleet, FleetError, plan_visits, read_registry, summary
 from chargepoint.meter.simulated import SimulatedEumd
 from chargepoint.pev import SimulatedPev
 from chargepoint.session import ChargingSession, SessionResult
@@ -74,11 +80,33 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--backoff-cap-s", type=cli_types.positive, default=60.0,
                      help="longest wait between reconnect attempts, real seconds (default 60)")
     run.add_argument("--log-level", default="INFO")
+
+    fleet = commands.add_parser("fleet", help="many simulated stations in one process")
+    fleet.add_argument("--central", required=True, help="e.g. ws://127.0.0.1:9000/ocpp")
+    fleet.add_argument("--registry", type=Path, required=True,
+                       help="the utility's registry TOML (stations need clear passwords)")
+    fleet.add_argument("--count", type=cli_types.positive_int, required=True)
+    fleet.add_argument("--speed", type=cli_types.positive, default=1.0)
+    fleet.add_argument("--duration", type=cli_types.duration, default=timedelta(hours=4),
+                       help="simulated span of plug-ins and departures, e.g. 4h (default)")
+    fleet.add_argument("--seed", type=int, default=1, help="for a reproducible mix of visits")
+    fleet.add_argument("--state-dir", type=Path, default=Path(".pev-state/fleet"))
+    fleet.add_argument("--json", action="store_true", help="print the summary as JSON")
+    fleet.add_argument("--log-level", default="WARNING")
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "fleet":
+        logs.setup(args.log_level)
+        try:
+            return asyncio.run(run_fleet(args))
+        except (FleetError, Refused) as error:
+            print(f"pev-chargepoint: {error}", file=sys.stderr)
+            return USAGE_ERROR
+        except KeyboardInterrupt:
+            return 130
     if not args.password:
         print(f"pev-chargepoint: a password is required (--password or ${PASSWORD_ENV})",
               file=sys.stderr)
@@ -147,3 +175,29 @@ def _summary(result: SessionResult) -> dict[str, Any]:
     return {"transaction_id": result.transaction_id, "accepted": result.accepted,
             "energy_wh": result.energy_wh, "message": result.message,
             "total_cost": str(result.total_cost) if result.total_cost is not None else None}
+
+
+async def run_fleet(args: argparse.Namespace) -> int:
+    stations, pevs, territory = read_registry(args.registry)
+    visits = plan_visits(stations, pevs, territory, args.count, args.duration,
+                         random.Random(args.seed))
+    console = Console(stderr=args.json)
+    fleet = Fleet(args.central, Clock(args.speed), args.state_dir)
+    with Progress(*Progress.get_default_columns(), console=console) as progress:
+        connecting = progress.add_task("connecting", total=len(visits))
+        charging = progress.add_task("sessions", total=len(visits))
+        outcomes = await fleet.run(
+            visits, on_connected=lambda: progress.advance(connecting),
+            on_done=lambda _: progress.advance(charging))
+    result = summary(outcomes)
+    if args.json:
+        print(json.dumps(result), flush=True)
+    else:
+        table = Table("stations", "L1", "L2-A", "L2-B", "refused", "failed", "kWh",
+                      "billed", title="Fleet summary")
+        counts = result["scenarios"]
+        table.add_row(str(result["stations"]), *(str(counts.get(k, 0)) for k in
+                      ("L1", "L2-A", "L2-B", "refused", "failed")),
+                      f"{result['energy_wh'] / 1000:.1f}", result["total_cost"])
+        console.print(table)
+    return 0 if not result["failures"] else 1

@@ -19,6 +19,7 @@ import websockets
 
 from central.api import create_app, start_api
 from central.dispatch import DemandDispatcher
+from central.registry import Registry
 from central.router import CommandRouter
 from central.server import OcppServer
 from central.services import CentralServices
@@ -47,12 +48,12 @@ class Central:
 
 
 @asynccontextmanager
-async def running_central(directory: Path, port: int = 0,
-                          speed: float = SPEED) -> AsyncIterator[Central]:
+async def running_central(directory: Path, port: int = 0, speed: float = SPEED,
+                          registry: Registry | None = None) -> AsyncIterator[Central]:
     """The central system in this event loop, its clock at 20:00 on a winter evening."""
     db = directory / "central.db"
     store = await SqliteStore.open(db)
-    await store.import_registry(example_registry())
+    await store.import_registry(registry or example_registry())
     clock = Clock(speed, start=local(2026, 11, 22, 20, 0))
     router = CommandRouter()
     services = CentralServices(store, clock, bus=router.bus)
