@@ -374,8 +374,9 @@ class ApiServer(uvicorn.Server):
 async def start_api(app: FastAPI, host: str, port: int) -> tuple[ApiServer, asyncio.Task[None],
                                                                int]:
     """Serve `app` in this event loop; returns the server, its task and the bound port."""
+    # Event-feed clients never close their streams: shutdown does not wait for them.
     server = ApiServer(uvicorn.Config(app, host=host, port=port, log_config=None,
-                                      lifespan="off"))
+                                      lifespan="off", timeout_graceful_shutdown=1))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

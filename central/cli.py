@@ -105,6 +105,11 @@ def parser() -> argparse.ArgumentParser:
     cancel.add_argument("event_id", type=cli_types.positive_int)
     cancel.add_argument("--db", type=Path, required=True)
 
+    dashboard = commands.add_parser("dashboard", help="live transactions in the terminal")
+    dashboard.add_argument("--api", required=True, help="e.g. http://127.0.0.1:8080")
+    dashboard.add_argument("--token", default=os.environ.get(TOKEN_ENV),
+                           help=f"the API bearer token (default: ${TOKEN_ENV})")
+
     sessions = commands.add_parser("sessions", help="list sessions and their bills")
     sessions.add_argument("--db", type=Path, required=True)
     sessions.add_argument("--json", action="store_true", help="one JSON array on stdout")
@@ -115,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     action: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
         "serve": serve, "registry": registry, "sessions": sessions, "statement": statement,
-        "dr": dr}
+        "dr": dr, "dashboard": dashboard}
     try:
         return asyncio.run(action[args.command](args))
     except (UsageError, RegistryError, NotFound, statements.BadMonth,
@@ -286,4 +291,16 @@ async def dr(args: argparse.Namespace) -> int:
                 Console().print(reports.dr_table(events))
     finally:
         await store.close()
+    return 0
+
+
+async def dashboard(args: argparse.Namespace) -> int:
+    from central.dashboard import Unauthorized, run
+
+    if not args.token:
+        raise UsageError(f"the dashboard needs the API token: --token or ${TOKEN_ENV}")
+    try:
+        await run(args.api.rstrip("/"), args.token)
+    except Unauthorized as error:
+        raise UsageError(str(error)) from None
     return 0

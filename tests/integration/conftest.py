@@ -99,6 +99,13 @@ API_TOKEN = "test-operator-token-0123456789"
 class Api:
     url: str
     central: Central
+    server: Any
+    task: asyncio.Task[None]
+
+    async def stop(self) -> None:
+        """Take the API down, as a restart of the central would."""
+        self.server.should_exit = True
+        await self.task
 
     def client(self, token: str | None = API_TOKEN) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -111,7 +118,7 @@ async def api(central: Central) -> AsyncIterator[Api]:
     app = create_app(central.services, central.router, API_TOKEN, command_timeout_s=1.5)
     server, task, port = await start_api(app, "127.0.0.1", 0)
     try:
-        yield Api(f"http://127.0.0.1:{port}", central)
+        yield Api(f"http://127.0.0.1:{port}", central, server, task)
     finally:
         server.should_exit = True
         await task
