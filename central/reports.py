@@ -26,6 +26,8 @@ def session_row(session: Session) -> dict[str, Any]:
         "status": session.status,
         "complete": session.complete,
         "energy_wh": session.energy_wh,
+        "energy_so_far_wh": session.last_reading[1] - session.begin_register_wh
+        if session.last_reading and session.begin_register_wh is not None else None,
         "cost_by_period": session.cost_by_period,
         "cost_total": str(session.cost_total) if session.cost_total is not None else None,
         "currency": session.currency,

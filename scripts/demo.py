@@ -1,20 +1,19 @@
-"""`make demo`: one evening of the utility's PEV program, end to end, in about a minute.
+"""`make demo`: an evening of the utility's PEV program, end to end, in about a minute.
 
-A fresh SQLite file gets the example registry; the central system starts on a free port
-with its clock at 20:30 tonight (utility time) running 1200x. Three simulated charge
-points plug PEVs in at once:
-
-- L1   Ada's PEV-0001 at home (CP-1001), economy program: waits for off-peak;
-- L2-A Alan's PEV-0003 at Grace's (CP-1002), a listed guest: Grace pays at her plan;
-- L2-B Grace's PEV-0002 at Alan's outlet (CP-1003): Grace pays, Alan's meter is credited.
-
-While they run, the operator calls a demand-response event (21:30-22:30, 1.5 kW per
-station). Then every account's statement is printed and everything stops.
+A fresh SQLite file gets a synthetic registry (24 premises); the central system starts
+on free ports (OCPP and operator API) with its clock at 17:30 tonight running 600x. A
+fleet of 24 simulated charge points plugs PEVs in through the evening, at home (L1) and
+as guests (L2-A where the host pays, L2-B where the driver does). At 19:00 the operator
+calls a demand-response event. On a terminal the live dashboard shows it all; otherwise
+a summary line is printed every few seconds. Then the sessions and a statement for each
+kind of payer are printed, and everything stops.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -24,22 +23,16 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 from rich.console import Console
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".demo"
 DB = WORK / "central.db"
-SPEED = 1200
-ZONE = ZoneInfo("America/Los_Angeles")  # the example utility's time zone
-SESSIONS = [  # station, password, PEV, energy Wh, departure, station max W, story
-    ("CP-1001", "alder-lane-evse-2026", "PEV-0001", 20000, "07:00", 7200,
-     "L1: Ada charges at home, economy program"),
-    ("CP-1002", "birch-road-evse-2026", "PEV-0003", 12000, "06:00", 11000,
-     "L2-A: Alan visits Grace, who pays for listed guests"),
-    ("CP-1003", "cedar-court-portal-2026", "PEV-0002", 8000, "23:30", 3600,
-     "L2-B: Grace visits Alan's outlet and pays herself"),
-]
-ACCOUNTS = ("A-1001", "A-1002", "A-1003")
+REGISTRY = WORK / "registry.toml"
+SPEED = 600
+STATIONS = 24
+ZONE = ZoneInfo("America/Los_Angeles")  # the synthetic utility's time zone
 console = Console()
 
 
@@ -47,69 +40,105 @@ def step(text: str) -> None:
     console.print(f"[bold cyan]>[/] {text}")
 
 
-def central_cli(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "central", *args, "--db", str(DB)], check=True)
+def central_cli(*args: str, db: bool = True) -> None:
+    subprocess.run([sys.executable, "-m", "central", *args, *(["--db", str(DB)] if db else [])],
+                   check=True)
 
 
 def main() -> int:
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir()
-    step("fresh database, example registry (3 premises, 3 accounts, illustrative EV TOU)")
-    central_cli("registry", "import", str(ROOT / "examples" / "utility.toml"))
-    evening = datetime.combine(datetime.now(ZONE).date(), time(20, 30), ZONE)
+    token = secrets.token_urlsafe(24)
+    env = {**os.environ, "PEV_API_TOKEN": token}
+    step(f"synthetic registry of {STATIONS} premises, imported into a fresh database")
+    central_cli("registry", "generate", "--premises", str(STATIONS), "--out", str(REGISTRY),
+                db=False)
+    central_cli("registry", "import", str(REGISTRY))
+    evening = datetime.combine(datetime.now(ZONE).date(), time(17, 30), ZONE)
     step(f"central system, clock at {evening:%Y-%m-%d %H:%M %Z}, {SPEED}x")
     central = subprocess.Popen(
         [sys.executable, "-m", "central", "serve", "--db", str(DB), "--port", "0",
-         "--speed", str(SPEED), "--sim-start", evening.isoformat()],
-        stdout=subprocess.PIPE, stderr=(WORK / "central.log").open("w"), text=True)
-    agents: list[tuple[str, subprocess.Popen[str]]] = []
+         "--api-port", "0", "--speed", str(SPEED), "--sim-start", evening.isoformat()],
+        stdout=subprocess.PIPE, stderr=(WORK / "central.log").open("w"), text=True, env=env)
+    children: list[subprocess.Popen[str]] = [central]
     try:
         assert central.stdout is not None
-        listening = central.stdout.readline().strip()
-        if not listening:
+        ocpp_line, api_line = central.stdout.readline(), central.stdout.readline()
+        if not api_line:
             console.print("[red]central did not start; see .demo/central.log[/]")
             return 1
-        url = listening.split()[-1].removesuffix("/<station_id>")
-        step(listening)
-        for station, password, pev, energy, departure, max_w, story in SESSIONS:
-            step(f"{story} ({pev} at {station}, {energy // 1000} kWh by {departure})")
-            agents.append((station, subprocess.Popen(
-                [sys.executable, "-m", "chargepoint", "run", "--central", url,
-                 "--station", station, "--password", password, "--pev", pev,
-                 "--energy-wh", str(energy), "--departure", departure,
-                 "--timezone", str(ZONE), "--max-power-w", str(max_w),
-                 "--pev-meter-error", "0.004", "--speed", str(SPEED),
-                 "--state-dir", str(WORK / "chargepoint")],
-                stdout=subprocess.PIPE, stderr=(WORK / f"{station}.log").open("w"),
-                text=True)))
-        wall.sleep(1.5)  # half an hour of utility time: the L2-B guest is charging
-        dr_start = evening + timedelta(hours=1)
-        step("operator: demand response 21:30-22:30, 1.5 kW per station, all premises")
-        central_cli("dr", "create", "--start", dr_start.isoformat(),
-                    "--end", (dr_start + timedelta(hours=1)).isoformat(),
-                    "--limit-w", "1500", "--scope", "all", "--randomize-s", "300")
-        for station, agent in agents:
-            out, _ = agent.communicate(timeout=150)
-            if agent.returncode not in (0, 1):
-                console.print(f"[red]{station} exited {agent.returncode}; see "
-                              f".demo/{station}.log[/]")
-                return 1
-            summary = json.loads(out)
-            step(f"{station}: {summary['message']}; metered {summary['energy_wh']} Wh, "
-                 f"total cost {summary['total_cost']}")
+        url = ocpp_line.split()[-1].removesuffix("/<station_id>")
+        api = api_line.split(" on ")[1].split()[0]
+        step(ocpp_line.strip())
+        step(api_line.strip())
+        step(f"fleet of {STATIONS} charge points: plug-ins and departures over 5 hours")
+        fleet = subprocess.Popen(
+            [sys.executable, "-m", "chargepoint", "fleet", "--central", url, "--registry",
+             str(REGISTRY), "--count", str(STATIONS), "--speed", str(SPEED), "--duration",
+             "5h", "--json", "--state-dir", str(WORK / "fleet")],
+            stdout=subprocess.PIPE, stderr=(WORK / "fleet.log").open("w"), text=True)
+        children.append(fleet)
+        dr_start = evening + timedelta(minutes=90)
+        watch(fleet, api, token, env, dr_start)
+        out, _ = fleet.communicate(timeout=300)
+        summary = json.loads(out)
+        step(f"fleet: {summary['stations']} stations, {summary['scenarios']}, "
+             f"{summary['energy_wh'] / 1000:.1f} kWh, billed {summary['total_cost']}")
+        with httpx.Client(base_url=api, headers={"Authorization": f"Bearer {token}"}) as client:
+            sessions = client.get("/sessions").json()
     finally:
-        for _, agent in agents:
-            if agent.poll() is None:
-                agent.kill()
-        central.send_signal(signal.SIGTERM)
-        central.wait(10)
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+                child.wait(10)
     step("sessions (pev-central sessions)")
     central_cli("sessions")
-    month = f"{evening:%Y-%m}"
-    for account in ACCOUNTS:
-        step(f"statement for {account}, {month} (pev-central statement)")
-        central_cli("statement", "--account", account, "--month", month)
+    for scenario, account in statement_accounts(sessions):
+        step(f"statement of {account}, who {scenario} (pev-central statement)")
+        central_cli("statement", "--account", account, "--month", f"{evening:%Y-%m}")
     return 0
+
+
+def watch(fleet: subprocess.Popen[str], api: str, token: str, env: dict[str, str],
+          dr_start: datetime) -> None:
+    """The dashboard on a terminal, else a summary line every few seconds; the operator
+    calls a DR event along the way."""
+    dashboard = None
+    if sys.stdout.isatty():
+        dashboard = subprocess.Popen([sys.executable, "-m", "central", "dashboard", "--api",
+                                      api], env=env)
+    else:
+        step("stdout is not a terminal: periodic summaries instead of the dashboard")
+    wall.sleep(3)
+    if dashboard is None:
+        step("operator: demand response 19:00-20:00, 1.5 kW per station, all premises")
+    central_cli("dr", "create", "--start", dr_start.isoformat(), "--end",
+                (dr_start + timedelta(hours=1)).isoformat(), "--limit-w", "1500",
+                "--scope", "all", "--randomize-s", "300")
+    with httpx.Client(base_url=api, headers={"Authorization": f"Bearer {token}"}) as client:
+        while fleet.poll() is None:
+            if dashboard is None:
+                sessions = client.get("/sessions").json()
+                live = [s for s in sessions if s["status"] == "active"]
+                metered = sum(s["energy_so_far_wh"] or 0 for s in sessions)
+                step(f"{len(live)} plugged in, {len(sessions) - len(live)} done, "
+                     f"{metered / 1000:.1f} kWh metered so far")
+            wall.sleep(4)
+    if dashboard is not None:
+        dashboard.send_signal(signal.SIGINT)
+        dashboard.wait(10)
+
+
+def statement_accounts(sessions: list[dict[str, object]]) -> list[tuple[str, str]]:
+    """One account for each kind of payer the evening produced."""
+    picks = []
+    for scenario, label in (("L1", "charged at home"), ("L2-A", "hosted a guest and paid"),
+                            ("L2-B", "charged away and paid")):
+        account = next((str(s["payer_account"]) for s in sessions
+                        if s["scenario"] == scenario), None)
+        if account:
+            picks.append((label, account))
+    return picks
 
 
 if __name__ == "__main__":
