@@ -92,6 +92,8 @@ def parser() -> argparse.ArgumentParser:
     fleet.add_argument("--seed", type=int, default=1, help="for a reproducible mix of visits")
     fleet.add_argument("--state-dir", type=Path, default=Path(".pev-state/fleet"))
     fleet.add_argument("--json", action="store_true", help="print the summary as JSON")
+    fleet.add_argument("--backoff-cap-s", type=cli_types.positive, default=30.0,
+                       help="longest wait between reconnect attempts, real seconds")
     fleet.add_argument("--log-level", default="WARNING")
     return top
 
@@ -182,7 +184,7 @@ async def run_fleet(args: argparse.Namespace) -> int:
     visits = plan_visits(stations, pevs, territory, args.count, args.duration,
                          random.Random(args.seed))
     console = Console(stderr=args.json)
-    fleet = Fleet(args.central, Clock(args.speed), args.state_dir)
+    fleet = Fleet(args.central, Clock(args.speed), args.state_dir, args.backoff_cap_s)
     with Progress(*Progress.get_default_columns(), console=console) as progress:
         connecting = progress.add_task("connecting", total=len(visits))
         charging = progress.add_task("sessions", total=len(visits))
