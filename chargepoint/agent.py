@@ -83,7 +83,8 @@ class StationClient(ChargePoint):  # type: ignore[misc]  # the ocpp package is u
 class Agent:
     def __init__(self, url: str, station_id: str, password: str, clock: Clock,
                  backoff: Backoff | None = None, vendor: str = "pev-grid",
-                 model: str = "simulated", sync_clock: bool = True) -> None:
+                 model: str = "simulated", sync_clock: bool = True,
+                 outbox: Outbox | None = None) -> None:
         self.url = url.rstrip("/") + "/" + station_id
         self.station_id = station_id
         self._authorization = "Basic " + base64.b64encode(
@@ -93,7 +94,7 @@ class Agent:
         self.backoff = backoff or Backoff()
         self.sync_clock = sync_clock  # a fleet shares one clock: only one agent sets it
         self.session: ChargingSession | None = None
-        self.outbox = Outbox()
+        self.outbox = outbox if outbox is not None else Outbox()  # (an empty one is falsy)
         self._client: StationClient | None = None
         self._connected = asyncio.Event()
         self._booted = False
@@ -186,8 +187,16 @@ class Agent:
                 continue
             return dict(vars(response))
 
-    async def transaction_event(self, **payload: Any) -> asyncio.Future[dict[str, Any]]:
-        return await self.outbox.put(call.TransactionEvent(**payload))
+    def save_journal(self, key: str, state: dict[str, Any]) -> None:
+        self.outbox.save_journal(key, state)
+
+    def forget_journal(self, key: str) -> None:
+        self.outbox.forget(key)
+
+    async def transaction_event(self, payload: dict[str, Any],
+                                journal: tuple[str, dict[str, Any]] | None = None,
+                                ) -> asyncio.Future[dict[str, Any]]:
+        return await self.outbox.put(payload, journal)
 
     async def _send_transaction_events(self) -> None:
         while True:
@@ -196,10 +205,11 @@ class Agent:
             client = self._client
             assert client is not None
             try:
-                response = await client.call(pending.payload, suppress=False)
+                response = await client.call(call.TransactionEvent(**pending.payload),
+                                             suppress=False)
             except (ConnectionClosed, TimeoutError):
-                pending.attempts += 1
-                await asyncio.sleep(RETRY_INTERVAL_S * pending.attempts)
+                # OCPP's MessageAttemptInterval x preceding attempts; the message stays
+                await asyncio.sleep(RETRY_INTERVAL_S * self.outbox.failed(pending))
                 continue
             except OCPPError as error:  # the central rejected the frame itself
                 log.error("transaction event refused", extra={"error": str(error)})

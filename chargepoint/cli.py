@@ -22,6 +22,7 @@ from chargepoint.backoff import Backoff
 from chargepoint.evse import SimulatedEvse
 from chargepoint.fleet import Fleet, FleetError, plan_visits, read_registry, summary
 from chargepoint.meter.simulated import SimulatedEumd
+from chargepoint.outbox import Outbox
 from chargepoint.pev import SimulatedPev
 from chargepoint.session import ChargingSession, SessionResult
 from shared import cli_types, logs
@@ -141,26 +142,32 @@ def next_time(now: datetime, spec: str, zone: ZoneInfo) -> datetime:
 
 async def run(args: argparse.Namespace) -> SessionResult | None:
     clock = Clock(args.speed)
+    outbox = Outbox(args.state_dir / f"{args.station}.db")
     agent = Agent(args.central, args.station, args.password, clock,
-                  backoff=Backoff(cap_s=args.backoff_cap_s))
+                  backoff=Backoff(cap_s=args.backoff_cap_s), outbox=outbox)
+    journal = outbox.journal("evse/1")
     connection = asyncio.create_task(agent.run())
-    if not args.pev:
+    if not args.pev and journal is None:
         await connection
         return None
     online = asyncio.create_task(agent.wait_online())
     await asyncio.wait([online, connection], return_when=asyncio.FIRST_COMPLETED)
     if connection.done():
         connection.result()  # raises Refused
-    if args.plug_in_at:
-        await clock.sleep_until(next_time(clock.now(), args.plug_in_at, args.timezone))
     meter = SimulatedEumd(args.state_dir / f"{args.station}.json",
                           args.eumd_serial or f"EUMD-{args.station}")
-    pev = SimulatedPev(args.pev, args.vin, args.energy_wh, max_power_w=args.pev_max_w,
-                       battery_capacity_wh=int(args.battery_kwh * 1000),
-                       state_of_charge=args.soc, efficiency=args.pev_efficiency,
-                       meter_error=args.pev_meter_error)
-    session = ChargingSession(agent, clock, SimulatedEvse(meter, args.max_power_w), pev,
-                              next_time(clock.now(), args.departure, args.timezone))
+    evse = SimulatedEvse(meter, args.max_power_w)
+    if journal is not None:  # a transaction this station had going when it stopped
+        session = ChargingSession.resume(agent, clock, evse, journal)
+    else:
+        if args.plug_in_at:
+            await clock.sleep_until(next_time(clock.now(), args.plug_in_at, args.timezone))
+        pev = SimulatedPev(args.pev, args.vin, args.energy_wh, max_power_w=args.pev_max_w,
+                           battery_capacity_wh=int(args.battery_kwh * 1000),
+                           state_of_charge=args.soc, efficiency=args.pev_efficiency,
+                           meter_error=args.pev_meter_error)
+        session = ChargingSession(agent, clock, evse, pev,
+                                  next_time(clock.now(), args.departure, args.timezone))
     agent.session = session
     charging = asyncio.create_task(session.run())
     await asyncio.wait([charging, connection], return_when=asyncio.FIRST_COMPLETED)

@@ -22,6 +22,7 @@ from chargepoint.agent import Agent
 from chargepoint.backoff import Backoff
 from chargepoint.evse import SimulatedEvse
 from chargepoint.meter.simulated import SimulatedEumd
+from chargepoint.outbox import Outbox
 from chargepoint.pev import SimulatedPev
 from chargepoint.session import ChargingSession, SessionResult
 from shared.clock import Clock
@@ -131,7 +132,8 @@ class Fleet:
                   on_done: Callable[[Outcome], None] = lambda _: None) -> list[Outcome]:
         """Connect every station, then run every visit; returns their outcomes."""
         agents = [Agent(self.central_url, v.station.id, v.station.password, self.clock,
-                        backoff=Backoff(cap_s=self.backoff_cap_s), sync_clock=i == 0)
+                        backoff=Backoff(cap_s=self.backoff_cap_s), sync_clock=i == 0,
+                        outbox=Outbox(self.state_dir / f"{v.station.id}.db"))
                   for i, v in enumerate(visits)]
         links = [asyncio.create_task(agent.run()) for agent in agents]
         try:

@@ -1,54 +1,125 @@
-"""Transaction messages waiting for the central's acknowledgement, in order.
+"""Transaction messages waiting for the central's acknowledgement, in order, on disk.
 
-Each TransactionEvent is queued when it happens and leaves the queue only when the
-central has answered it; the sender retries across reconnects. (In memory for now: the
-durable SQLite outbox that survives a restart is the reliability issue's job.)
+Each TransactionEvent is written to a SQLite file (WAL) before it is sent and leaves it
+only when the central has answered, so neither a lost connection nor a killed process
+loses one. The same write records the session's journal (what a restart needs to carry
+on), so a seqNo is never used twice nor skipped. If the queue grows past its limit it
+sheds every other periodic meter value, never a Started, Ended or binding event.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+import json
+import logging
+import sqlite3
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+log = logging.getLogger("chargepoint.outbox")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, payload TEXT NOT NULL, sheddable INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS journal (key TEXT PRIMARY KEY, state TEXT NOT NULL);
+"""
 
 
 @dataclass
 class Pending:
-    payload: Any
-    done: asyncio.Future[Any] = field(repr=False)
+    id: int
+    payload: dict[str, Any]
     attempts: int = 0
+    done: asyncio.Future[Any] | None = field(default=None, repr=False)
 
 
 class Outbox:
-    def __init__(self) -> None:
-        self._queue: deque[Pending] = deque()
+    def __init__(self, path: Path | None = None, max_messages: int = 20_000) -> None:
+        """`path` None keeps the queue in memory (tests of the agent alone)."""
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path) if path else ":memory:", isolation_level=None)
+        # WAL with synchronous=NORMAL survives a killed process (not a power cut) without
+        # an fsync per meter value.
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.executescript(SCHEMA)
+        self.max_messages = max_messages
+        self._futures: dict[int, asyncio.Future[Any]] = {}
+        self._attempts: dict[int, int] = {}  # failed deliveries, per message
         self._changed = asyncio.Condition()
 
-    async def put(self, payload: Any) -> asyncio.Future[Any]:
-        pending = Pending(payload, asyncio.get_running_loop().create_future())
+    async def put(self, payload: dict[str, Any],
+                  journal: tuple[str, dict[str, Any]] | None = None) -> asyncio.Future[Any]:
+        """Queue a TransactionEvent (and save a journal entry in the same commit)."""
+        sheddable = payload.get("trigger_reason") == "MeterValuePeriodic"
+        self._db.execute("BEGIN")
+        cursor = self._db.execute("INSERT INTO outbox (payload, sheddable) VALUES (?, ?)",
+                                  (json.dumps(payload), int(sheddable)))
+        if journal:
+            self._db.execute("INSERT OR REPLACE INTO journal VALUES (?, ?)",
+                             (journal[0], json.dumps(journal[1])))
+        self._db.execute("COMMIT")
+        assert cursor.lastrowid is not None
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._futures[cursor.lastrowid] = done
+        if len(self) > self.max_messages:
+            self._shed()
         async with self._changed:
-            self._queue.append(pending)
             self._changed.notify_all()
-        return pending.done
+        return done
+
+    def _shed(self) -> None:
+        ids = [row[0] for row in self._db.execute(
+            "SELECT id FROM outbox WHERE sheddable = 1 ORDER BY id")]
+        dropped = ids[::2]
+        self._db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in dropped])
+        for message_id in dropped:
+            future = self._futures.pop(message_id, None)
+            if future and not future.done():
+                future.set_result({})
+        log.warning("outbox full: shed periodic meter values",
+                    extra={"dropped": len(dropped), "kept": len(self)})
 
     async def head(self) -> Pending:
         """The oldest unacknowledged message (waits for one)."""
         async with self._changed:
-            await self._changed.wait_for(lambda: bool(self._queue))
-            return self._queue[0]
+            await self._changed.wait_for(lambda: len(self) > 0)
+        row = self._db.execute("SELECT id, payload FROM outbox ORDER BY id LIMIT 1").fetchone()
+        return Pending(row[0], json.loads(row[1]), self._attempts.get(row[0], 0),
+                       self._futures.get(row[0]))
+
+    def failed(self, pending: Pending) -> int:
+        """Count a failed delivery; returns how many there have been."""
+        self._attempts[pending.id] = pending.attempts + 1
+        return self._attempts[pending.id]
 
     async def acknowledge(self, pending: Pending, response: Any) -> None:
+        self._db.execute("DELETE FROM outbox WHERE id = ?", (pending.id,))
+        self._attempts.pop(pending.id, None)
+        future = self._futures.pop(pending.id, None)
+        if future and not future.done():
+            future.set_result(response)
         async with self._changed:
-            if self._queue and self._queue[0] is pending:
-                self._queue.popleft()
             self._changed.notify_all()
-        if not pending.done.done():
-            pending.done.set_result(response)
 
     async def drained(self) -> None:
         async with self._changed:
-            await self._changed.wait_for(lambda: not self._queue)
+            await self._changed.wait_for(lambda: len(self) == 0)
 
     def __len__(self) -> int:
-        return len(self._queue)
+        return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+    # --- the session journal ------------------------------------------------------------
+
+    def journal(self, key: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT state FROM journal WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def save_journal(self, key: str, state: dict[str, Any]) -> None:
+        self._db.execute("INSERT OR REPLACE INTO journal VALUES (?, ?)",
+                         (key, json.dumps(state)))
+
+    def forget(self, key: str) -> None:
+        self._db.execute("DELETE FROM journal WHERE key = ?", (key,))

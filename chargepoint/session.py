@@ -2,7 +2,9 @@
 charge -> unplug, as OCPP 2.0.1 messages (design.md section 3, steps 1-11).
 
 The session talks to the central only through a `Transport`; transaction events go into
-the transport's ordered outbox and carry seqNo 0, 1, 2, ... for this transaction.
+the transport's durable, ordered outbox and carry seqNo 0, 1, 2, ... for this transaction.
+With each event it records a journal of itself, so a restarted agent carries on with the
+same transaction (`ChargingSession.resume`), or closes it if the PEV is gone.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from chargepoint.pev import SimulatedPev
 from shared.clock import Clock
 from shared.ocpp201 import build_meter_value, installed_profile
 from shared.profiles import ProfileStack
-from shared.timeutil import to_wire
+from shared.timeutil import parse_timestamp, to_wire
 
 log = logging.getLogger("chargepoint.session")
 
@@ -34,7 +36,13 @@ class Transport(Protocol):
 
     async def request(self, action: str, **payload: Any) -> dict[str, Any]: ...
 
-    async def transaction_event(self, **payload: Any) -> asyncio.Future[dict[str, Any]]: ...
+    async def transaction_event(self, payload: dict[str, Any],
+                                journal: tuple[str, dict[str, Any]] | None = None,
+                                ) -> asyncio.Future[dict[str, Any]]: ...
+
+    def save_journal(self, key: str, state: dict[str, Any]) -> None: ...
+
+    def forget_journal(self, key: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,57 @@ class ChargingSession:
         self._metered_until: datetime | None = None
         self._stop = asyncio.Event()  # a remote stop (RequestStopTransaction)
         self._stopped_at: datetime | None = None
+        self._raw_profiles: dict[int, dict[str, Any]] = {}
+        self._plugged_in: datetime | None = None
+        self._begin_register = evse.meter.register_wh
+        self._message = ""  # what the central said at binding
+        self._authorized = False
+        self._resumed = False
+
+    @property
+    def journal_key(self) -> str:
+        return f"evse/{self.evse_id}"
+
+    def journal(self) -> dict[str, Any]:
+        """Everything a restarted agent needs to carry on with this transaction."""
+        return {
+            "transaction_id": self.transaction_id, "seq_no": self._seq_no,
+            "plugged_in": _iso(self._plugged_in), "departure": _iso(self.departure),
+            "metered_until": _iso(self._metered_until), "stopped_at": _iso(self._stopped_at),
+            "begin_register": self._begin_register, "message": self._message,
+            "authorized": self._authorized, "profiles": list(self._raw_profiles.values()),
+            "pev": {"pev_id": self.pev.pev_id, "vin": self.pev.vin,
+                    "energy_wanted_wh": self.pev.energy_wanted_wh,
+                    "max_power_w": self.pev.max_power_w,
+                    "battery_capacity_wh": self.pev.battery_capacity_wh,
+                    "state_of_charge": self.pev.state_of_charge,
+                    "efficiency": self.pev.efficiency, "meter_error": self.pev.meter_error,
+                    "ac_received_wh": self.pev.ac_received_wh},
+        }
+
+    @classmethod
+    def resume(cls, transport: Transport, clock: Clock, evse: SimulatedEvse,
+               state: dict[str, Any], evse_id: int = 1) -> ChargingSession:
+        """The session a killed agent left in its journal. The EVSE was off meanwhile:
+        nothing flowed, and the EUMD register carries on from where it was."""
+        session = cls(transport, clock, evse, SimulatedPev(**state["pev"]),
+                      parse_timestamp(state["departure"]), evse_id)
+        session.transaction_id = state["transaction_id"]
+        session._seq_no = state["seq_no"]
+        session._plugged_in = parse_timestamp(state["plugged_in"])
+        session._begin_register = state["begin_register"]
+        session._message = state["message"]
+        session._authorized = state["authorized"]
+        session._resumed = True
+        last = state["metered_until"] or state["plugged_in"]
+        session._metered_until = parse_timestamp(last)
+        if state["stopped_at"]:
+            session._stopped_at = parse_timestamp(state["stopped_at"])
+            session._stop.set()
+        for profile in state["profiles"]:
+            session._raw_profiles[profile["id"]] = profile
+            session.profiles.install(installed_profile(profile))
+        return session
 
     # --- called by the agent when the central sends a profile -------------------------
 
@@ -73,6 +132,9 @@ class ChargingSession:
             return False
         self._catch_up()  # energy so far flowed under the profiles as they were
         self.profiles.install(installed)
+        self._raw_profiles[installed.id] = profile
+        self._raw_profiles = {p.id: self._raw_profiles[p.id] for p in self.profiles.installed}
+        self.transport.save_journal(self.journal_key, self.journal())
         schedule = installed.schedule
         start = next((schedule.start + timedelta(seconds=o)
                       for o, limit in schedule.periods if limit > 0), None)
@@ -94,7 +156,10 @@ class ChargingSession:
 
     def clear_profile(self, profile_id: int) -> bool:
         self._catch_up()
-        return self.profiles.clear(profile_id)
+        cleared = self.profiles.clear(profile_id)
+        self._raw_profiles.pop(profile_id, None)
+        self.transport.save_journal(self.journal_key, self.journal())
+        return cleared
 
     def _catch_up(self) -> None:
         now = self.clock.now()
@@ -113,18 +178,37 @@ class ChargingSession:
     # --- the session ------------------------------------------------------------------
 
     async def run(self) -> SessionResult:
-        plugged_in = self.clock.now()
-        begin_register = self.evse.meter.register_wh
+        if self._resumed:
+            return await self._carry_on()
+        self._plugged_in = plugged_in = self.clock.now()
         await self._status("Occupied")
         await self._event("Started", "CablePluggedIn", plugged_in, "Transaction.Begin",
                           charging_state="EVConnected", evse={"id": self.evse_id,
                                                               "connector_id": 1})
         # The EUMD reports every minute from plug-in on, whatever the handshake is doing.
         self._metered_until = plugged_in
+        return await self._bind_and_charge(asyncio.create_task(self._meter_until_departure()))
+
+    async def _carry_on(self) -> SessionResult:
+        """After a restart: close the transaction if the PEV has left, else go on."""
+        now = self.clock.now()
+        log.info("resuming transaction", extra={"transaction": self.transaction_id,
+                                                "seq_no": self._seq_no})
+        if now >= self.departure or self._stopped_at is not None:
+            assert self._metered_until is not None
+            ended = await self._end(self._metered_until, "AbnormalCondition", "PowerLoss")
+            return self._result(ended)
+        self._metered_until = now  # the EVSE was off: nothing flowed while we were down
         metering = asyncio.create_task(self._meter_until_departure())
+        if self._authorized:
+            await metering
+            return await self._finish()
+        return await self._bind_and_charge(metering)
+
+    async def _bind_and_charge(self, metering: asyncio.Task[None]) -> SessionResult:
         info = (await self.transport.request("Authorize", id_token=self._id_token()))[
             "id_token_info"]
-        message = info.get("personal_message", {}).get("content", "")
+        self._message = message = info.get("personal_message", {}).get("content", "")
         if info["status"] != "Accepted":
             metering.cancel()
             log.warning("binding refused", extra={"transaction": self.transaction_id,
@@ -134,6 +218,7 @@ class ChargingSession:
             return SessionResult(self.transaction_id, False, 0, _cost(ended), message)
         log.info("binding accepted", extra={"transaction": self.transaction_id,
                                             "personal_message": message})
+        self._authorized = True
         authorized = await self._event("Updated", "Authorized", self.clock.now(),
                                        id_token=self._id_token(), charging_state="EVConnected")
         await authorized  # the central binds the payer before it can plan the energy
@@ -145,15 +230,21 @@ class ChargingSession:
             "requested_wh": int(self.pev.remaining_wh()),
             "energy_available_wh": offer.get("energy_available_wh"), "note": offer.get("note")})
         await metering
+        return await self._finish()
+
+    async def _finish(self) -> SessionResult:
         if self._stopped_at is not None:
             ended = await self._end(self._stopped_at, "RemoteStop", "Remote")
         else:
             ended = await self._end(self.departure, "EVDeparted", "EVDisconnected")
-        energy = self.evse.meter.register_wh - begin_register
+        return self._result(ended)
+
+    def _result(self, ended: dict[str, Any]) -> SessionResult:
+        energy = self.evse.meter.register_wh - self._begin_register
         log.info("session ended", extra={"transaction": self.transaction_id,
                                          "energy_wh": energy, "total_cost": _cost(ended),
                                          "state_of_charge": round(self.pev.state_of_charge, 3)})
-        return SessionResult(self.transaction_id, True, energy, _cost(ended), message)
+        return SessionResult(self.transaction_id, True, energy, _cost(ended), self._message)
 
     async def _meter_until_departure(self) -> None:
         assert self._metered_until is not None
@@ -189,7 +280,9 @@ class ChargingSession:
         done = await self._event("Ended", trigger, at, "Transaction.End",
                                  charging_state="Idle", stopped_reason=reason, **extra)
         await self._status("Available")
-        return await done
+        answer = await done
+        self.transport.forget_journal(self.journal_key)  # the central has it all now
+        return answer
 
     async def _event(self, event_type: str, trigger: str, at: datetime,
                      context: str | None = None, *, charging_state: str,
@@ -210,7 +303,8 @@ class ChargingSession:
         if not self.transport.online:
             payload["offline"] = True
         self._seq_no += 1
-        return await self.transport.transaction_event(**payload)
+        return await self.transport.transaction_event(payload,
+                                                      (self.journal_key, self.journal()))
 
     async def _status(self, status: str) -> None:
         await self.transport.request("StatusNotification", timestamp=to_wire(self.clock.now()),
@@ -250,3 +344,7 @@ def _cost(response: dict[str, Any]) -> Decimal | None:
 def _price_levels(profile: dict[str, Any]) -> int | None:
     tariff = profile["charging_schedule"][0].get("sales_tariff")
     return tariff.get("num_e_price_levels") if tariff else None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return to_wire(moment) if moment else None

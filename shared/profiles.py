@@ -38,6 +38,10 @@ class ProfileStack:
                 del self._profiles[other.id]
         self._profiles[profile.id] = profile
 
+    @property
+    def installed(self) -> list[InstalledProfile]:
+        return list(self._profiles.values())
+
     def clear(self, profile_id: int) -> bool:
         return self._profiles.pop(profile_id, None) is not None
 
