@@ -36,6 +36,7 @@ def session_row(session: Session) -> dict[str, Any]:
         "refusal": session.refusal,
         "reconciliation": (session.reconciliation or {}).get("status"),
         "dr_energy_wh": session.dr_energy_wh,
+        "problems": session.problems,
     }
 
 

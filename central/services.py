@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +26,8 @@ from shared.schedule import Schedule
 from shared.timeutil import parse_timestamp, to_wire
 
 log = logging.getLogger("central.services")
+
+FUTURE_TOLERANCE = timedelta(hours=1)  # station clocks drift; beyond this, flag it
 
 
 @dataclass(frozen=True)
@@ -216,6 +218,9 @@ class CentralServices:
 
     async def _apply(self, session: Session, event: TxEvent) -> AuthorizationResult | None:
         """Fold one event into the session record; bind the payer on the first idToken."""
+        if event.timestamp > self.clock.now() + FUTURE_TOLERANCE:
+            _flag(session, f"seqNo {event.seq_no} is dated {to_wire(event.timestamp)}, "
+                           "in the future")
         session.evse_id = session.evse_id or event.evse_id
         if event.event_type == "Started":
             session.started_at = event.timestamp
@@ -263,6 +268,8 @@ class CentralServices:
             readings = [billing.Reading(s.timestamp, s.ev_total_wh)
                         for s in samples if s.ev_total_wh is not None]
         bill = billing.rate(readings, await self.store.tariff(session.tariff_id))
+        for problem in bill.problems:
+            _flag(session, problem)
         session.energy_wh = bill.energy_wh
         session.cost_total = bill.total
         session.cost_by_period = bill.by_period()
@@ -382,6 +389,14 @@ class CentralServices:
         log.info("DR event cancelled", extra={"event": event.id, "sessions": len(cleared)})
         self.bus.publish("dr.cancelled", event=event.id, at=to_wire(now))
         return cleared
+
+
+def _flag(session: Session, problem: str) -> None:
+    if problem not in session.problems:
+        session.problems.append(problem)
+        log.warning("session data flagged", extra={"station": session.station_id,
+                                                   "transaction": session.transaction_id,
+                                                   "problem": problem})
 
 
 def schedule_of(session: Session) -> Schedule:

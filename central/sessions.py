@@ -51,6 +51,9 @@ class Session:
     # for the live view: the latest EUMD reading and the cost up to it (the bill proper is
     # rated from all readings when the session ends)
     last_reading: tuple[str, int] | None = None  # (ISO UTC, register Wh)
+    # data the station sent that was kept but not trusted (a register that went back, a
+    # timestamp far in the future): flagged for the billing team, never billed on
+    problems: list[str] = field(default_factory=list)
     cost_so_far: str | None = None
 
     @property

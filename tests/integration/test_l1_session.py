@@ -81,7 +81,7 @@ async def test_economy_l1_session_is_planned_off_peak_metered_every_minute_and_b
         "cost_by_period": {"off-peak": {"energy_wh": 14000, "cost": "3.92"}},
         "cost_total": "3.92", "currency": "USD", "start": to_wire(plugged_in),
         "end": "2026-11-23T11:00:00Z", "refusal": None, "reconciliation": "pass",
-        "dr_energy_wh": {}}
+        "dr_energy_wh": {}, "problems": []}
 
 
 async def test_a_session_crossing_the_peak_boundary_costs_what_the_hand_computes(
