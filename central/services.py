@@ -179,6 +179,10 @@ class CentralServices:
         self._publish_transaction(session, event)
         return reply
 
+    async def incomplete(self, station_id: str, transaction_id: str) -> bool:
+        session = await self.store.session(station_id, transaction_id)
+        return session is not None and not session.complete
+
     async def _running_cost(self, session: Session, samples: tuple[MeterSample, ...]) -> None:
         """Add the newest intervals to the live cost (display only; the bill is re-rated)."""
         readings = sorted((s.timestamp, s.register_wh) for s in samples

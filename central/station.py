@@ -119,6 +119,25 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
             total_cost=float(reply.total_cost) if reply.total_cost is not None else None,
             id_token_info=_id_token_info(reply.authorization) if reply.authorization else None)
 
+    @after(Action.transaction_event)
+    async def ask_about_gaps(self, event_type: str, transaction_info: dict[str, Any],
+                             **_: Any) -> None:
+        """An Ended with seqNos missing: ask whether the station still has them queued."""
+        transaction_id = transaction_info["transaction_id"]
+        if event_type != "Ended" or not await self.services.incomplete(self.id,
+                                                                       transaction_id):
+            return
+        try:
+            answer = await self.call(call.GetTransactionStatus(transaction_id=transaction_id),
+                                     suppress=False)
+        except (OCPPError, TimeoutError, ConnectionClosed) as error:
+            log.warning("GetTransactionStatus not answered", extra={
+                "station": self.id, "transaction": transaction_id, "error": str(error)})
+            return
+        log.info("incomplete transaction", extra={
+            "station": self.id, "transaction": transaction_id,
+            "messages_in_queue": answer.messages_in_queue})
+
     # --- smart charging ---------------------------------------------------------------
 
     @on(Action.notify_ev_charging_needs)

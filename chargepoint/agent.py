@@ -58,6 +58,16 @@ class StationClient(ChargePoint):  # type: ignore[misc]  # the ocpp package is u
             session.request_stop()
         return call_result.RequestStopTransaction(status="Accepted" if stopping else "Rejected")
 
+    @on(Action.get_transaction_status)
+    def on_get_transaction_status(self, transaction_id: str | None = None,
+                                  **_: Any) -> call_result.GetTransactionStatus:
+        session = self.agent.session
+        ongoing = session is not None and session.transaction_id == transaction_id \
+            and session.ongoing
+        return call_result.GetTransactionStatus(
+            messages_in_queue=len(self.agent.outbox) > 0,
+            ongoing_indicator=ongoing if transaction_id else None)
+
     @on(Action.clear_charging_profile)
     def on_clear_charging_profile(self, charging_profile_id: int | None = None,
                                   **_: Any) -> call_result.ClearChargingProfile:

@@ -72,6 +72,12 @@ class ChargingSession:
         self._message = ""  # what the central said at binding
         self._authorized = False
         self._resumed = False
+        self._ended = False
+
+    @property
+    def ongoing(self) -> bool:
+        """Plugged in and not ended (the journal is cleared when the Ended is answered)."""
+        return self._plugged_in is not None and not self._ended
 
     @property
     def journal_key(self) -> str:
@@ -277,6 +283,7 @@ class ChargingSession:
 
     async def _end(self, at: datetime, trigger: str, reason: str,
                    **extra: Any) -> dict[str, Any]:
+        self._ended = True
         done = await self._event("Ended", trigger, at, "Transaction.End",
                                  charging_state="Idle", stopped_reason=reason, **extra)
         await self._status("Available")

@@ -39,23 +39,31 @@ def transaction(transaction_id: str, pev: str, minutes: int = 90) -> list[list]:
 
 
 async def send_all(central, station, events):
+    """Send each event and collect the answers; meanwhile the central may ask, for an Ended
+    that came before the rest, whether more is queued (it is)."""
     link = await open_link(central, station)
     replies = {}
+    asked = 0
     for n, payload in enumerate(events):
-        reply = await rpc(link, "TransactionEvent", payload, f"m{n}")
-        assert reply[0] == 3, reply  # never a CALLERROR
-        replies.setdefault(payload["seqNo"], []).append(reply[2])
+        await link.send(json.dumps([2, f"m{n}", "TransactionEvent", payload]))
+        while (message := json.loads(await link.recv()))[0] == 2:
+            assert message[2] == "GetTransactionStatus"
+            asked += 1
+            await link.send(json.dumps([3, message[1], {"messagesInQueue": True}]))
+        assert message[:2] == [3, f"m{n}"], message  # never a CALLERROR
+        replies.setdefault(payload["seqNo"], []).append(message[2])
     await link.close()
-    return replies
+    return replies, asked
 
 
 async def test_duplicates_and_a_shuffled_replay_bill_the_same(central):
     orderly = transaction("tx-orderly", "PEV-0001")
-    await send_all(central, "CP-1001", orderly)
+    _, asked = await send_all(central, "CP-1001", orderly)
+    assert asked == 0  # complete: nothing to ask
     messy = transaction("tx-messy", "PEV-0003")
     doubled = [e for e in messy for _ in range(2)]
     random.Random(4).shuffle(doubled)
-    replies = await send_all(central, "CP-1003", doubled)
+    replies, _ = await send_all(central, "CP-1003", doubled)
     first, second = sorted(await central.store.sessions(), key=lambda s: s.station_id)
     assert (first.energy_wh, first.cost_by_period, first.cost_total) == \
         (second.energy_wh, second.cost_by_period, second.cost_total)
@@ -64,3 +72,18 @@ async def test_duplicates_and_a_shuffled_replay_bill_the_same(central):
     for seq_no, answers in replies.items():  # a duplicate is answered as the first time
         assert all(json.dumps(a, sort_keys=True) == json.dumps(answers[0], sort_keys=True)
                    for a in answers), seq_no
+
+
+async def test_an_incomplete_transaction_makes_the_central_ask_the_station(central):
+    events = transaction("tx-gappy", "PEV-0001", minutes=5)
+    del events[3]  # seqNo 3 never arrives
+    link = await open_link(central, "CP-1001")
+    for n, payload in enumerate(events):
+        assert (await rpc(link, "TransactionEvent", payload, f"g{n}"))[0] == 3
+    request = json.loads(await link.recv())  # the central's question, after the reply
+    assert request[0] == 2 and request[2] == "GetTransactionStatus"
+    assert request[3] == {"transactionId": "tx-gappy"}
+    await link.send(json.dumps([3, request[1], {"messagesInQueue": False}]))
+    [session] = await central.store.sessions()
+    assert not session.complete and session.status == "ended"
+    await link.close()
