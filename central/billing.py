@@ -79,3 +79,20 @@ def energy_within(readings: Sequence[Reading], start: datetime, end: datetime) -
         if delta > 0 and span > 0 and overlap > 0:
             total += delta * overlap / span
     return round(total)
+
+
+def trusted_baseline(readings: Sequence[Reading],
+                     previous_end: int | None) -> tuple[list[Reading], str | None]:
+    """Guard against a replayed Transaction.Begin of 0 (a reset meter or a buggy replay)
+    billing the meter's whole lifetime: an EUMD register does not move between sessions,
+    so a begin below the station's previous session's end, followed by readings above it,
+    is replaced by that end. Returns the readings to bill and a problem to flag, if any."""
+    ordered = sorted(readings, key=lambda r: r.timestamp)
+    if previous_end is None or len(ordered) < 2:
+        return ordered, None
+    first, following = ordered[0], ordered[1]
+    if first.register_wh < previous_end <= following.register_wh:
+        return ([Reading(first.timestamp, previous_end), *ordered[1:]],
+                f"begin register {first.register_wh} Wh is below the previous session's end "
+                f"{previous_end} Wh: billed from {previous_end} Wh")
+    return ordered, None

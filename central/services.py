@@ -268,6 +268,14 @@ class CentralServices:
             session.energy_wh = 0
             return  # nobody to bill: a refused or never-bound session
         metered = len(readings) >= 2
+        if metered and session.started_at is not None:
+            readings, problem = billing.trusted_baseline(readings, await
+                                                         self.store.previous_end_register(
+                                                             session.station_id,
+                                                             session.started_at))
+            if problem:
+                _flag(session, problem)
+                session.begin_register_wh = readings[0].register_wh
         if not metered:  # no EUMD data: estimate from the PEV's own running total
             readings = [billing.Reading(s.timestamp, s.ev_total_wh)
                         for s in samples if s.ev_total_wh is not None]

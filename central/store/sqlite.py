@@ -340,6 +340,17 @@ class SqliteStore:
                               "transaction_id = ?", station_id, transaction_id)
         return _session(row) if row else None
 
+    async def previous_end_register(self, station_id: str, before: datetime) -> int | None:
+        """The end register of the station's last session that started before `before`."""
+        row = await self._one(
+            "SELECT data FROM sessions WHERE station_id = ? AND started_at < ? AND "
+            "status != 'active' ORDER BY started_at DESC LIMIT 1",
+            station_id, to_storage(before))
+        if row is None:
+            return None
+        end: int | None = json.loads(row["data"]).get("end_register_wh")
+        return end
+
     async def session_by_id(self, session_id: int) -> Session | None:
         row = await self._one("SELECT id, data FROM sessions WHERE id = ?", session_id)
         return _session(row) if row else None

@@ -87,3 +87,20 @@ async def test_an_incomplete_transaction_makes_the_central_ask_the_station(centr
     [session] = await central.store.sessions()
     assert not session.complete and session.status == "ended"
     await link.close()
+
+
+async def test_a_replayed_zero_begin_register_does_not_bill_the_meter_lifetime(central):
+    await send_all(central, "CP-1001", transaction("tx-before", "PEV-0001", minutes=5))
+    later = transaction("tx-after", "PEV-0001", minutes=5)
+    for payload in later:  # the same meter, an hour on; its Begin replayed as 0
+        for value in payload["meterValue"][0]["sampledValue"]:
+            value["value"] += 600
+        payload["timestamp"] = payload["meterValue"][0]["timestamp"] = (
+            payload["timestamp"].replace("T04:", "T05:", 1))
+    later[0]["meterValue"][0]["sampledValue"][0]["value"] = 0
+    await send_all(central, "CP-1001", later)
+    before, after = sorted(await central.store.sessions(), key=lambda s: s.started_at)
+    assert before.end_register_wh == 50_600
+    assert after.energy_wh == 120 * 5  # not 51 kWh of meter lifetime
+    assert after.begin_register_wh == 50_600
+    assert any("below the previous session's end" in p for p in after.problems)
