@@ -4,7 +4,6 @@ once."""
 
 import asyncio
 import json
-import os
 import signal
 import sys
 import time
@@ -12,23 +11,12 @@ from datetime import timedelta
 
 from central.registry import load_registry
 from central.store import SqliteStore
+from tests.faults.processes import start_central
 from tests.helpers import ROOT, local
 from tests.integration.conftest import free_port, pev_central
 
 STATIONS = 50
 SPEED = 120
-
-
-async def start_central(db, port, api_port, sim_start, log):
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "central", "serve", "--db", str(db), "--port", str(port),
-        "--api-port", str(api_port), "--speed", str(SPEED), "--sim-start",
-        sim_start.isoformat(), stdout=asyncio.subprocess.PIPE, stderr=log.open("a"),
-        cwd=ROOT, env={**os.environ, "PEV_API_TOKEN": "fault-test-token-0123456789"})
-    assert process.stdout is not None
-    await process.stdout.readline()
-    await process.stdout.readline()
-    return process
 
 
 async def test_kill_9_central_mid_evening_loses_nothing_and_bills_nothing_twice(tmp_path):
@@ -44,7 +32,7 @@ async def test_kill_9_central_mid_evening_loses_nothing_and_bills_nothing_twice(
     sim_start = local(2026, 11, 22, 18, 0)
     wall_start = time.monotonic()
     log = tmp_path / "central.log"
-    central = await start_central(db, port, api_port, sim_start, log)
+    central = await start_central(db, port, sim_start, log, SPEED, api_port)
     fleet = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "chargepoint", "fleet", "--central",
         f"ws://127.0.0.1:{port}/ocpp", "--registry", str(registry_file), "--count",
@@ -58,7 +46,7 @@ async def test_kill_9_central_mid_evening_loses_nothing_and_bills_nothing_twice(
         await asyncio.sleep(2)
         # The restarted central's clock carries on where the killed one's was.
         elapsed = timedelta(seconds=(time.monotonic() - wall_start) * SPEED)
-        central = await start_central(db, port, api_port, sim_start + elapsed, log)
+        central = await start_central(db, port, sim_start + elapsed, log, SPEED, api_port)
         out, err = await asyncio.wait_for(fleet.communicate(), 600)
         assert fleet.returncode == 0, err.decode()[-3000:]
     finally:

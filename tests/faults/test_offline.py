@@ -4,29 +4,16 @@ central is back; the bill is complete."""
 
 import asyncio
 import itertools
-import os
 import signal
-import sys
 import time
 from datetime import timedelta
 
 from central.store import SqliteStore
-from tests.helpers import EXAMPLE, ROOT, local
+from tests.faults.processes import start_central
+from tests.helpers import EXAMPLE, local
 from tests.integration.conftest import PASSWORDS, finished, free_port, pev_central, start_agent
 
 SPEED = 600
-
-
-async def start_central(db, port, sim_start, log):
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "central", "serve", "--db", str(db), "--port", str(port),
-        "--api-port", "0", "--speed", str(SPEED), "--sim-start", sim_start.isoformat(),
-        stdout=asyncio.subprocess.PIPE, stderr=log.open("a"), cwd=ROOT,
-        env={**os.environ, "PEV_API_TOKEN": "fault-test-token-0123456789"})
-    assert process.stdout is not None
-    await process.stdout.readline()
-    await process.stdout.readline()
-    return process
 
 
 async def test_thirty_minutes_offline_are_replayed_in_order_and_billed(tmp_path):
@@ -37,7 +24,7 @@ async def test_thirty_minutes_offline_are_replayed_in_order_and_billed(tmp_path)
     sim_start = local(2026, 11, 22, 20, 0)
     wall_start = time.monotonic()
     log = tmp_path / "central.log"
-    central = await start_central(db, port, sim_start, log)
+    central = await start_central(db, port, sim_start, log, SPEED)
     agent = await start_agent(f"ws://127.0.0.1:{port}/ocpp", "CP-1002", "--pev", "PEV-0002",
                               "--energy-wh", "10000", "--plug-in-at", "20:10",
                               "--departure", "22:00", "--max-power-w", "11000",
@@ -48,7 +35,7 @@ async def test_thirty_minutes_offline_are_replayed_in_order_and_billed(tmp_path)
         await central.wait()
         await asyncio.sleep(3)  # 30 simulated minutes without the central
         elapsed = timedelta(seconds=(time.monotonic() - wall_start) * SPEED)
-        central = await start_central(db, port, sim_start + elapsed, log)
+        central = await start_central(db, port, sim_start + elapsed, log, SPEED)
         run = await finished(agent)
         assert run.returncode == 0, run.stderr
     finally:
