@@ -7,11 +7,20 @@ response is sent): awaiting `call()` inside a handler would deadlock the read lo
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 from typing import Any
 
-from ocpp.exceptions import OCPPError
-from ocpp.messages import MessageType, unpack
+from ocpp.charge_point import (
+    _raise_key_error,
+    camel_to_snake_case,
+    remove_nones,
+    serialize_as_dict,
+    snake_to_camel_case,
+)
+from ocpp.exceptions import InternalError, OCPPError
+from ocpp.messages import Call, MessageType, unpack, validate_payload
 from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
@@ -21,6 +30,7 @@ from websockets.exceptions import ConnectionClosed
 from central.planner import EnergyRequest
 from central.registry import Identifier
 from central.services import AuthorizationResult, CentralServices, TxEvent
+from central.store.sqlite import StorageUnavailable
 from shared.ocpp201 import parse_meter_values
 from shared.ocpp_rpc import rejection
 from shared.timeutil import parse_timestamp, to_wire
@@ -29,6 +39,7 @@ from shared.units import ac_power_w
 log = logging.getLogger("central.station")
 
 HEARTBEAT_INTERVAL_S = 300
+STORAGE_UNAVAILABLE = 1011  # close code: try again later, nothing was kept
 VENDOR_ID = "pev-grid"
 PHASES = {"AC_single_phase": 1, "AC_two_phase": 2, "AC_three_phase": 3}
 
@@ -40,6 +51,7 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
         self.services = services
         self._connection: ServerConnection = connection
         self._profiles: dict[int, list[dict[str, Any]]] = {}  # planned, waiting to be sent
+        self._after_tasks: set[asyncio.Task[Any]] = set()
 
     async def close(self, reason: str) -> None:
         await self._connection.close(1000, reason)
@@ -67,6 +79,45 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
                 await self._send(msg.create_call_error(error).to_json())
         else:
             self._response_queue.put_nowait(msg)
+
+    async def _handle_call(self, msg: Call) -> None:
+        """The ocpp package's call handling, but for what its catch-all gets wrong.
+
+        A store that cannot keep a message gets it no answer at all and the link closed:
+        a CALLERROR would make the station drop a TransactionEvent after MessageAttempts
+        (OCPP E13), while a closed link makes it queue and replay. A failing handler is
+        logged without the frame, which may carry an idToken.
+        """
+        handlers = self.route_map.get(msg.action, {})
+        if "_on_action" not in handlers:
+            _raise_key_error(msg.action, self._ocpp_version)
+        await validate_payload(msg, self._ocpp_version)
+        payload = camel_to_snake_case(msg.payload)
+        try:
+            response = handlers["_on_action"](**payload)
+            if inspect.isawaitable(response):
+                response = await response
+        except StorageUnavailable as error:
+            log.error("storage unavailable: not answered, link closed for a replay",
+                      extra={"station": self.id, "action": msg.action, "error": str(error)})
+            await self._connection.close(STORAGE_UNAVAILABLE, "storage unavailable, retry")
+            return
+        except OCPPError:
+            raise
+        except Exception as error:
+            log.exception("handler failed", extra={"station": self.id, "action": msg.action,
+                                                   "error": type(error).__name__})
+            raise InternalError(description="the central system failed on this request "
+                                            "and kept nothing of it") from None
+        reply = msg.create_call_result(snake_to_camel_case(
+            remove_nones(serialize_as_dict(response))))
+        await validate_payload(reply, self._ocpp_version)
+        await self._send(reply.to_json())
+        after_action = handlers.get("_after_action")
+        if after_action is not None:
+            task = asyncio.ensure_future(after_action(**payload))
+            self._after_tasks.add(task)
+            task.add_done_callback(self._after_tasks.discard)
 
     # --- provisioning -----------------------------------------------------------------
 

@@ -28,7 +28,8 @@ from shared.timeutil import parse_timestamp
 
 log = logging.getLogger("chargepoint.agent")
 
-RETRY_INTERVAL_S = 2.0  # between attempts to deliver a transaction event (real seconds)
+RETRY_INTERVAL_S = 2.0  # OCPP MessageAttemptInterval, in real seconds
+MESSAGE_ATTEMPTS = 3  # OCPP MessageAttempts: CALLERRORs before a message is set aside
 
 
 class Refused(Exception):
@@ -221,8 +222,13 @@ class Agent:
                 # OCPP's MessageAttemptInterval x preceding attempts; the message stays
                 await asyncio.sleep(RETRY_INTERVAL_S * self.outbox.failed(pending))
                 continue
-            except OCPPError as error:  # the central rejected the frame itself
-                log.error("transaction event refused", extra={"error": str(error)})
-                await self.outbox.acknowledge(pending, {})
+            except OCPPError as error:  # the central could not process it (OCPP E13)
+                attempts = self.outbox.failed(pending)
+                if attempts < MESSAGE_ATTEMPTS:
+                    await asyncio.sleep(RETRY_INTERVAL_S * attempts)
+                    continue
+                log.error("transaction event refused; set aside", extra={
+                    "error": str(error), "seq_no": pending.payload.get("seq_no")})
+                await self.outbox.set_aside(pending, str(error))
                 continue
             await self.outbox.acknowledge(pending, dict(vars(response)))

@@ -4,7 +4,8 @@ Each TransactionEvent is written to a SQLite file (WAL) before it is sent and le
 only when the central has answered, so neither a lost connection nor a killed process
 loses one. The same write records the session's journal (what a restart needs to carry
 on), so a seqNo is never used twice nor skipped. If the queue grows past its limit it
-sheds every other periodic meter value, never a Started, Ended or binding event.
+sheds every other periodic meter value, never a Started, Ended or binding event. A message
+the central keeps refusing is set aside in the same file, never deleted.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, payload TEXT NOT NULL, sheddable INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS journal (key TEXT PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS set_aside (
+    id INTEGER PRIMARY KEY, payload TEXT NOT NULL, error TEXT NOT NULL);
 """
 
 
@@ -95,8 +98,25 @@ class Outbox:
         self._attempts[pending.id] = pending.attempts + 1
         return self._attempts[pending.id]
 
+    async def set_aside(self, pending: Pending, error: str) -> None:
+        """Take a message the central keeps refusing out of the queue, keeping it on disk
+        (for an operator to look at) so the messages behind it can go."""
+        self._db.execute("BEGIN")
+        self._db.execute("INSERT INTO set_aside SELECT id, payload, ? FROM outbox WHERE id = ?",
+                         (error, pending.id))
+        self._db.execute("DELETE FROM outbox WHERE id = ?", (pending.id,))
+        self._db.execute("COMMIT")
+        await self._done(pending, {})
+
+    def set_aside_messages(self) -> list[tuple[dict[str, Any], str]]:
+        return [(json.loads(payload), error) for payload, error in self._db.execute(
+            "SELECT payload, error FROM set_aside ORDER BY id")]
+
     async def acknowledge(self, pending: Pending, response: Any) -> None:
         self._db.execute("DELETE FROM outbox WHERE id = ?", (pending.id,))
+        await self._done(pending, response)
+
+    async def _done(self, pending: Pending, response: Any) -> None:
         self._attempts.pop(pending.id, None)
         future = self._futures.pop(pending.id, None)
         if future and not future.done():

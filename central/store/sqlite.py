@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -97,6 +98,11 @@ class NotFound(LookupError):
     """A registry entry the caller asked for does not exist."""
 
 
+class StorageUnavailable(Exception):
+    """The database could not do the unit of work (locked, full, I/O error): nothing of
+    it was kept, and the caller must not acknowledge what it was meant to store."""
+
+
 class SqliteStore:
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
@@ -120,13 +126,19 @@ class SqliteStore:
     async def unit(self) -> AsyncIterator[None]:
         """One atomic, durable unit of work; nothing of it is kept if it fails."""
         async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                await self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as error:
+                raise StorageUnavailable(str(error)) from error
             try:
                 yield
-            except BaseException:
-                await self._db.execute("ROLLBACK")
+                await self._db.execute("COMMIT")
+            except BaseException as error:
+                if self._db.in_transaction:
+                    await self._db.execute("ROLLBACK")
+                if isinstance(error, sqlite3.Error):
+                    raise StorageUnavailable(str(error)) from error
                 raise
-            await self._db.execute("COMMIT")
 
     async def _one(self, sql: str, *args: Any) -> aiosqlite.Row | None:
         async with self._db.execute(sql, args) as cursor:

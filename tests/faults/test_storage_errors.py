@@ -1,0 +1,73 @@
+"""A database that cannot take a write (held locked by another process here) never turns
+into a CALLERROR, which would make a station give up on the event (OCPP E13): the event
+is not answered, the link is closed 1011, and the station's replay is billed once."""
+
+import asyncio
+import json
+import sqlite3
+from contextlib import contextmanager
+
+import pytest
+from websockets.exceptions import ConnectionClosedError
+
+from tests.integration.conftest import open_link, rpc, run_agent
+
+STARTED = {"eventType": "Started", "timestamp": "2026-11-23T04:00:00Z",
+           "triggerReason": "CablePluggedIn", "seqNo": 0,
+           "transactionInfo": {"transactionId": "tx-locked"}, "evse": {"id": 1},
+           "meterValue": [{"timestamp": "2026-11-23T04:00:00Z", "sampledValue": [
+               {"value": 1000, "measurand": "Energy.Active.Import.Register",
+                "context": "Transaction.Begin", "location": "Outlet"}]}]}
+
+
+@contextmanager
+def writes_locked(db):
+    """Another connection holds the write lock: the central's writes time out."""
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+async def test_an_event_the_store_cannot_keep_is_not_answered_and_its_replay_counts_once(
+        central):
+    link = await open_link(central)
+    with writes_locked(central.db):
+        await link.send(json.dumps([2, "e0", "TransactionEvent", STARTED]))
+        # busy_timeout is 5 s: then the write fails and the link is closed unanswered
+        await asyncio.wait_for(link.wait_closed(), 15)
+        assert link.close_code == 1011
+        assert "storage unavailable" in link.close_reason
+    with pytest.raises(ConnectionClosedError):  # nothing first: no CALLRESULT, no CALLERROR
+        await link.recv()
+    assert await central.store.sessions() == []
+
+    link = await open_link(central)
+    reply = await rpc(link, "TransactionEvent", STARTED, "e0-replayed")
+    assert reply[:2] == [3, "e0-replayed"]
+    await link.close()
+    [session] = await central.store.sessions()
+    assert session.transaction_id == "tx-locked" and session.begin_register_wh == 1000
+
+
+async def test_a_session_through_a_locked_database_is_billed_completely(
+        slow_central, tmp_path):
+    agent = asyncio.create_task(run_agent(
+        slow_central, "CP-1001", "--pev", "PEV-0001", "--energy-wh", "6000",
+        "--plug-in-at", "20:05", "--departure", "21:30", "--backoff-cap-s", "1",
+        state_dir=tmp_path))
+    while not await slow_central.store.sessions():  # noqa: ASYNC110  (polls the database)
+        await asyncio.sleep(0.1)
+    with writes_locked(slow_central.db):
+        await asyncio.sleep(7)  # over an hour of the clock: the agent meters on, queued
+    run = await agent
+    assert run.returncode == 0, run.stderr
+    [session] = await slow_central.store.sessions()
+    seq = await slow_central.store.event_seq_nos("CP-1001", session.transaction_id)
+    assert seq == list(range(len(seq))) and session.complete
+    assert session.energy_wh == session.end_register_wh - session.begin_register_wh
+    assert session.energy_wh == run.summary["energy_wh"] == 6000
+    assert any(entry.get("msg") == "connection lost" for entry in run.logs)
