@@ -22,6 +22,7 @@ from central import demand, reports, statements
 from central.dispatch import DemandDispatcher
 from central.events import EventBus
 from central.generate import synthetic_registry
+from central.ratelimit import RateLimit
 from central.reconcile import Thresholds
 from central.registry import RegistryError, load_registry
 from central.router import CommandRouter
@@ -65,6 +66,11 @@ def parser() -> argparse.ArgumentParser:
                        help="... or within this many Wh, whichever is more (default 100)")
     serve.add_argument("--reconcile-warn-pct", type=percent, default=Decimal(5),
                        help="meter ahead of the PEV: warn up to this %%, flag beyond (default 5)")
+    serve.add_argument("--rate-limit", type=cli_types.positive, default=RateLimit.per_s,
+                       help="messages per second per station before it is slowed down "
+                            f"(default {RateLimit.per_s:g})")
+    serve.add_argument("--rate-burst", type=cli_types.positive_int, default=RateLimit.burst,
+                       help=f"messages a station may send at once (default {RateLimit.burst})")
     serve.add_argument("--log-level", default="INFO")
 
     registry = commands.add_parser("registry", help="enrollment registry")
@@ -170,7 +176,8 @@ async def serve(args: argparse.Namespace) -> int:
         bus = EventBus()
         services = CentralServices(store, clock, thresholds, bus)
         router = CommandRouter(bus)
-        server = await OcppServer(services, router).serve(args.host, args.port)
+        rate_limit = RateLimit(args.rate_limit, args.rate_burst)
+        server = await OcppServer(services, router, rate_limit).serve(args.host, args.port)
         dispatcher = asyncio.create_task(DemandDispatcher(services, router).run())
         try:
             api, api_task, api_port = await start_api(create_app(services, router, token),

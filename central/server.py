@@ -15,6 +15,7 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from central.passwords import verify_password
+from central.ratelimit import RateLimit
 from central.router import CommandRouter
 from central.services import CentralServices
 from central.station import StationLink
@@ -56,9 +57,11 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
 
 
 class OcppServer:
-    def __init__(self, services: CentralServices, router: CommandRouter) -> None:
+    def __init__(self, services: CentralServices, router: CommandRouter,
+                 rate_limit: RateLimit | None = None) -> None:
         self.services = services
         self.router = router
+        self.rate_limit = rate_limit or RateLimit()
 
     async def process_request(self, connection: ServerConnection,
                               request: Request) -> Response | None:
@@ -92,7 +95,7 @@ class OcppServer:
 
     async def handle(self, connection: ServerConnection) -> None:
         station_id: str = connection.station_id  # type: ignore[attr-defined]
-        link = StationLink(station_id, connection, self.services)
+        link = StationLink(station_id, connection, self.services, rate_limit=self.rate_limit)
         await self.router.attach(station_id, link)
         try:
             await link.start()

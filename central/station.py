@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from typing import Any
 
 from ocpp.charge_point import (
@@ -28,6 +29,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from central.planner import EnergyRequest
+from central.ratelimit import RateLimit, TokenBucket
 from central.registry import Identifier
 from central.services import AuthorizationResult, CentralServices, TxEvent
 from central.store.sqlite import StorageUnavailable
@@ -40,15 +42,20 @@ log = logging.getLogger("central.station")
 
 HEARTBEAT_INTERVAL_S = 300
 STORAGE_UNAVAILABLE = 1011  # close code: try again later, nothing was kept
+THROTTLE_LOG_EVERY_S = 10.0
 VENDOR_ID = "pev-grid"
 PHASES = {"AC_single_phase": 1, "AC_two_phase": 2, "AC_three_phase": 3}
 
 
 class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is untyped
     def __init__(self, station_id: str, connection: ServerConnection,
-                 services: CentralServices, response_timeout: float = 30) -> None:
+                 services: CentralServices, response_timeout: float = 30,
+                 rate_limit: RateLimit | None = None) -> None:
         super().__init__(station_id, connection, response_timeout)
         self.services = services
+        self._bucket = TokenBucket(rate_limit or RateLimit(), time.monotonic())
+        self._throttled = 0  # messages delayed by the rate limit since it was last logged
+        self._throttle_logged_at = -THROTTLE_LOG_EVERY_S
         self._connection: ServerConnection = connection
         self._profiles: dict[int, list[dict[str, Any]]] = {}  # planned, waiting to be sent
         self._after_tasks: set[asyncio.Task[Any]] = set()
@@ -58,6 +65,7 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
 
     async def route_message(self, raw_msg: str | bytes) -> None:
         """As the ocpp package does, but a malformed frame gets a CALLERROR, not silence."""
+        await self._throttle()
         try:
             if isinstance(raw_msg, bytes):
                 raise ValueError("binary frame")
@@ -79,6 +87,19 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
                 await self._send(msg.create_call_error(error).to_json())
         else:
             self._response_queue.put_nowait(msg)
+
+    async def _throttle(self) -> None:
+        """Hold a flooding station to its rate (the next frame is read only after this)."""
+        now = time.monotonic()
+        wait = self._bucket.delay(now)
+        if not wait:
+            return
+        self._throttled += 1
+        if now - self._throttle_logged_at >= THROTTLE_LOG_EVERY_S:
+            log.warning("rate limited", extra={"station": self.id, "delayed": self._throttled,
+                                               "per_s": self._bucket.limit.per_s})
+            self._throttle_logged_at, self._throttled = now, 0
+        await asyncio.sleep(wait)
 
     async def _handle_call(self, msg: Call) -> None:
         """The ocpp package's call handling, but for what its catch-all gets wrong.

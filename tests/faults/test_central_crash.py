@@ -32,7 +32,7 @@ async def test_kill_9_central_mid_evening_loses_nothing_and_bills_nothing_twice(
     sim_start = local(2026, 11, 22, 18, 0)
     wall_start = time.monotonic()
     log = tmp_path / "central.log"
-    central = await start_central(db, port, sim_start, log, SPEED, api_port)
+    central = await start_central(db, port, sim_start, log, SPEED, api_port=api_port)
     fleet = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "chargepoint", "fleet", "--central",
         f"ws://127.0.0.1:{port}/ocpp", "--registry", str(registry_file), "--count",
@@ -46,7 +46,8 @@ async def test_kill_9_central_mid_evening_loses_nothing_and_bills_nothing_twice(
         await asyncio.sleep(2)
         # The restarted central's clock carries on where the killed one's was.
         elapsed = timedelta(seconds=(time.monotonic() - wall_start) * SPEED)
-        central = await start_central(db, port, sim_start + elapsed, log, SPEED, api_port)
+        central = await start_central(db, port, sim_start + elapsed, log, SPEED,
+                                      api_port=api_port)
         out, err = await asyncio.wait_for(fleet.communicate(), 600)
         assert fleet.returncode == 0, err.decode()[-3000:]
     finally:
