@@ -147,6 +147,7 @@ def create_app(services: CentralServices, router: CommandRouter, token: str,
         state = await store.station_state(station_id)
         return {"id": station.id, "premise": station.premise_id, "kind": station.kind,
                 "eumd_serial": station.eumd_serial, "max_power_w": station.max_power_w,
+                "security_profile": station.security_profile,
                 "connected": station.id in router.connected(), **state}
 
     @app.get("/stations", dependencies=auth)

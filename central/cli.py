@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import sqlite3
+import ssl
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
-from central import demand, reports, statements
+from central import demand, reports, statements, tls
 from central.dispatch import DemandDispatcher
 from central.events import EventBus
 from central.generate import synthetic_registry
@@ -66,6 +67,11 @@ def parser() -> argparse.ArgumentParser:
                        help="... or within this many Wh, whichever is more (default 100)")
     serve.add_argument("--reconcile-warn-pct", type=percent, default=Decimal(5),
                        help="meter ahead of the PEV: warn up to this %%, flag beyond (default 5)")
+    serve.add_argument("--tls-cert", type=Path,
+                       help="serve wss:// with this certificate chain (PEM): profiles 2, 3")
+    serve.add_argument("--tls-key", type=Path, help="the certificate's private key (PEM)")
+    serve.add_argument("--tls-ca", type=Path,
+                       help="CA that signs station client certificates (security profile 3)")
     serve.add_argument("--rate-limit", type=cli_types.positive, default=RateLimit.per_s,
                        help="messages per second per station before it is slowed down "
                             f"(default {RateLimit.per_s:g})")
@@ -152,6 +158,19 @@ def _api_token(args: argparse.Namespace) -> str:
     return token
 
 
+def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
+    if args.tls_cert is None:
+        if args.tls_key or args.tls_ca:
+            raise UsageError("--tls-key and --tls-ca need --tls-cert")
+        return None
+    if args.tls_key is None:
+        raise UsageError("--tls-cert needs --tls-key")
+    try:
+        return tls.server_context(args.tls_cert, args.tls_key, args.tls_ca)
+    except (OSError, ssl.SSLError) as error:
+        raise UsageError(f"cannot load the TLS certificate, key or CA: {error}") from None
+
+
 async def _open_existing(path: Path) -> SqliteStore:
     if not path.exists():
         raise UsageError(f"{path}: no such database (run 'pev-central registry import' first)")
@@ -163,6 +182,7 @@ async def serve(args: argparse.Namespace) -> int:
     from central.api import create_app, start_api
 
     logs.setup(args.log_level)
+    tls_context = _tls(args)
     store = await SqliteStore.open(args.db)
     try:
         await store.utility()  # refuse to start on an empty registry
@@ -177,7 +197,8 @@ async def serve(args: argparse.Namespace) -> int:
         services = CentralServices(store, clock, thresholds, bus)
         router = CommandRouter(bus)
         rate_limit = RateLimit(args.rate_limit, args.rate_burst)
-        server = await OcppServer(services, router, rate_limit).serve(args.host, args.port)
+        server = await OcppServer(services, router, rate_limit).serve(args.host, args.port,
+                                                                      tls_context)
         dispatcher = asyncio.create_task(DemandDispatcher(services, router).run())
         try:
             api, api_task, api_port = await start_api(create_app(services, router, token),
@@ -186,7 +207,8 @@ async def serve(args: argparse.Namespace) -> int:
             raise UsageError(f"the API could not listen on {args.host}:{args.api_port}: "
                              f"{error}") from None
         port = server.sockets[0].getsockname()[1] if server.sockets else args.port
-        print(f"listening on ws://{args.host}:{port}/ocpp/<station_id>", flush=True)
+        scheme = "wss" if tls_context else "ws"
+        print(f"listening on {scheme}://{args.host}:{port}/ocpp/<station_id>", flush=True)
         print(f"operator API on http://{args.host}:{api_port} (docs at /docs)", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

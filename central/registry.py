@@ -20,6 +20,8 @@ from shared.tariff import Tariff, TariffError, parse_tariff
 
 STATION_KINDS = ("evse", "portal")  # premise-mounted EVSE; energy portal (outlet) for a cordset
 GUEST_POLICIES = ("driver_pays", "host_pays")
+SECURITY_PROFILES = (1, 2, 3)  # OCPP 2.0.1 A00: Basic auth; TLS + Basic auth; mutual TLS
+CERTIFICATE_PROFILE = 3
 PEV_STATUSES = ("active", "blocked", "expired")
 # OCPP 2.0.1 IdTokenEnumType values, plus VIN (carried in additionalInfo in 2.0.1).
 TOKEN_TYPES = ("Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local",
@@ -68,7 +70,8 @@ class Station:
     kind: str
     eumd_serial: str
     max_power_w: int
-    password_hash: str = field(repr=False)
+    password_hash: str = field(repr=False)  # "" for security profile 3 (a certificate)
+    security_profile: int = 1  # OCPP: 1 Basic auth, 2 TLS + Basic auth, 3 mutual TLS
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,13 @@ class _Reader:
         if not isinstance(value, bool):
             raise self.fail(key, f"'{key}' must be true or false")
         return value
+
+    def security_profile(self) -> int:
+        value = self.table.get("security_profile", 1)
+        if value not in SECURITY_PROFILES or isinstance(value, bool):
+            raise self.fail("security_profile", "'security_profile' must be 1 (Basic auth), "
+                                                "2 (TLS + Basic auth) or 3 (mutual TLS)")
+        return int(value)
 
     def choice(self, key: str, choices: tuple[str, ...], default: str | None = None) -> str:
         value = self.table.get(key, default)
@@ -346,10 +356,17 @@ class _Parser:
     def station(self, index: int, table: Any, ids: Mapping[str, set[str]]) -> Station:
         r = self.reader("stations", index, table)
         r.check_keys({"id", "premise", "kind", "eumd_serial", "max_power_w", "password",
-                      "password_hash"})
-        if ("password" in table) == ("password_hash" in table):
+                      "password_hash", "security_profile"})
+        profile = r.security_profile()
+        if profile == CERTIFICATE_PROFILE:
+            if "password" in table or "password_hash" in table:
+                key = "password" if "password" in table else "password_hash"
+                raise r.fail(key, "a security profile 3 station authenticates with its TLS "
+                                  f"client certificate: remove '{key}'")
+            password_hash = ""
+        elif ("password" in table) == ("password_hash" in table):
             raise r.fail(None, "a station needs exactly one of 'password' or 'password_hash'")
-        if "password" in table:
+        elif "password" in table:
             password = r.text("password")
             if len(password) < 16:
                 raise r.fail("password", "'password' must be at least 16 characters "
@@ -362,7 +379,7 @@ class _Parser:
                                               "written by this tool")
         return Station(r.text("id", is_id=True), self.refer(r, "premise", "premises", ids),
                        r.choice("kind", STATION_KINDS, "evse"), r.text("eumd_serial"),
-                       r.positive_int("max_power_w"), password_hash)
+                       r.positive_int("max_power_w"), password_hash, profile)
 
     def pev(self, index: int, table: Any, ids: Mapping[str, set[str]]) -> Pev:
         r = self.reader("pevs", index, table)

@@ -93,9 +93,11 @@ def registry_tables(registry: Registry) -> list[Table]:
                                     if pr.host_pays_for else "")
         premises.add_row(pr.id, pr.account_id, pr.territory, pr.rate_plan,
                          str(pr.service_limit_w), policy)
-    stations = Table("id", "premise", "kind", "EUMD", "max W", title="Stations")
+    stations = Table("id", "premise", "kind", "EUMD", "max W", "security profile",
+                     title="Stations")
     for s in registry.stations:
-        stations.add_row(s.id, s.premise_id, s.kind, s.eumd_serial, str(s.max_power_w))
+        stations.add_row(s.id, s.premise_id, s.kind, s.eumd_serial, str(s.max_power_w),
+                         str(s.security_profile))
     pevs = Table("id", "VIN", "owner", "home", "program", "territory", "status", "valid until",
                  "group", "identifiers", title="PEVs")
     for v in registry.pevs:

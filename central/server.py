@@ -6,6 +6,7 @@ import asyncio
 import base64
 import binascii
 import logging
+import ssl
 from http import HTTPStatus
 from urllib.parse import unquote
 
@@ -16,9 +17,11 @@ from websockets.typing import Subprotocol
 
 from central.passwords import verify_password
 from central.ratelimit import RateLimit
+from central.registry import CERTIFICATE_PROFILE
 from central.router import CommandRouter
 from central.services import CentralServices
 from central.station import StationLink
+from central.tls import client_common_name
 from shared.ocpp201 import SUBPROTOCOL
 
 log = logging.getLogger("central.server")
@@ -65,7 +68,7 @@ class OcppServer:
 
     async def process_request(self, connection: ServerConnection,
                               request: Request) -> Response | None:
-        """Refuse before the upgrade: unknown path 404, no OCPP subprotocol 400, auth 401."""
+        """Refuse before the upgrade: unknown path 404, no OCPP subprotocol 400, auth 401/403."""
         station_id = station_id_from_path(request.path)
         if station_id is None:
             return connection.respond(HTTPStatus.NOT_FOUND,
@@ -74,24 +77,51 @@ class OcppServer:
             log.warning("refused: subprotocol", extra={"station": station_id})
             return connection.respond(HTTPStatus.BAD_REQUEST,
                                       f"offer the WebSocket subprotocol {SUBPROTOCOL}\n")
-        if not await self._authenticated(station_id, request):
-            log.warning("refused: authentication", extra={"station": station_id})
-            response = connection.respond(HTTPStatus.UNAUTHORIZED,
-                                          "unknown station or wrong password\n")
-            response.headers["WWW-Authenticate"] = 'Basic realm="ocpp", charset="UTF-8"'
+        refusal = await self._refusal(station_id, request, connection)
+        if refusal is not None:
+            status, reason = refusal
+            log.warning("refused: authentication", extra={"station": station_id,
+                                                           "reason": reason})
+            response = connection.respond(status, reason + "\n")
+            if status == HTTPStatus.UNAUTHORIZED:
+                response.headers["WWW-Authenticate"] = 'Basic realm="ocpp", charset="UTF-8"'
             return response
         connection.station_id = station_id  # type: ignore[attr-defined]
         return None
 
-    async def _authenticated(self, station_id: str, request: Request) -> bool:
+    async def _refusal(self, station_id: str, request: Request,
+                       connection: ServerConnection) -> tuple[HTTPStatus, str] | None:
+        """Why this station may not connect this way (OCPP security profiles), or None.
+
+        Nothing is told about a station before it has shown a credential: an unknown
+        station and a wrong password get the same answer.
+        """
+        unknown = (HTTPStatus.UNAUTHORIZED, "unknown station or wrong password")
+        station = await self.services.store.station(station_id)
+        if station is None:
+            return unknown
+        ssl_object = connection.transport.get_extra_info("ssl_object")
+        if station.security_profile == CERTIFICATE_PROFILE:
+            common_name = client_common_name(ssl_object)
+            if common_name is None:
+                return (HTTPStatus.UNAUTHORIZED, "security profile 3: connect over TLS with "
+                                                 "this station's client certificate")
+            if common_name != station_id:
+                return (HTTPStatus.FORBIDDEN, "the client certificate is not this station's")
+            return None
+        if not await self._password_matches(station.id, station.password_hash, request):
+            return unknown
+        if station.security_profile == 2 and ssl_object is None:
+            return (HTTPStatus.FORBIDDEN, "security profile 2: connect over TLS (wss://)")
+        return None
+
+    async def _password_matches(self, station_id: str, password_hash: str,
+                                request: Request) -> bool:
         credentials = _basic_credentials(request)
         if credentials is None or credentials[0] != station_id:
             return False
-        station = await self.services.store.station(station_id)
-        if station is None:
-            return False
         # scrypt is deliberately slow: keep it off the event loop.
-        return await asyncio.to_thread(verify_password, credentials[1], station.password_hash)
+        return await asyncio.to_thread(verify_password, credentials[1], password_hash)
 
     async def handle(self, connection: ServerConnection) -> None:
         station_id: str = connection.station_id  # type: ignore[attr-defined]
@@ -104,6 +134,8 @@ class OcppServer:
         finally:
             self.router.detach(station_id, link)
 
-    async def serve(self, host: str, port: int) -> Server:
+    async def serve(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> Server:
+        """Plain ws (security profile 1) or, with `tls`, wss (profiles 2 and 3)."""
         return await serve(self.handle, host, port, subprotocols=[Subprotocol(SUBPROTOCOL)],
-                           process_request=self.process_request, max_size=MAX_FRAME_BYTES)
+                           process_request=self.process_request, max_size=MAX_FRAME_BYTES,
+                           ssl=tls)

@@ -8,6 +8,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+import ssl
 from typing import Any
 
 import websockets
@@ -92,14 +93,16 @@ class StationClient(ChargePoint):  # type: ignore[misc]  # the ocpp package is u
 
 
 class Agent:
-    def __init__(self, url: str, station_id: str, password: str, clock: Clock,
+    def __init__(self, url: str, station_id: str, password: str | None, clock: Clock,
                  backoff: Backoff | None = None, vendor: str = "pev-grid",
                  model: str = "simulated", sync_clock: bool = True,
-                 outbox: Outbox | None = None) -> None:
+                 outbox: Outbox | None = None, tls: ssl.SSLContext | None = None) -> None:
+        """`password` None: a security profile 3 station, known by its TLS certificate."""
         self.url = url.rstrip("/") + "/" + station_id
         self.station_id = station_id
-        self._authorization = "Basic " + base64.b64encode(
-            f"{station_id}:{password}".encode()).decode()
+        self._headers = {"Authorization": "Basic " + base64.b64encode(
+            f"{station_id}:{password}".encode()).decode()} if password is not None else {}
+        self.tls = tls
         self.clock = clock
         self.vendor, self.model = vendor, model
         self.backoff = backoff or Backoff()
@@ -133,8 +136,12 @@ class Agent:
                                       f"{error.response.body.decode(errors='replace').strip()}"
                                       ) from None
                     log.warning("connect failed", extra={"http_status": status})
+                except ssl.SSLCertVerificationError as error:
+                    raise Refused(f"the central's TLS certificate is not trusted: "
+                                  f"{error.verify_message}") from None
                 except (OSError, ConnectionClosed, TimeoutError) as error:
-                    log.warning("connection lost", extra={"error": type(error).__name__})
+                    log.warning("connection lost", extra={"error": type(error).__name__,
+                                                          "detail": str(error)[:200]})
                 delay = backoff.next_delay()
                 log.info("reconnecting", extra={"in_s": round(delay, 2)})
                 await asyncio.sleep(delay)
@@ -144,7 +151,8 @@ class Agent:
     async def _connect_once(self, backoff: Backoff) -> None:
         async with websockets.connect(
             self.url, subprotocols=[Subprotocol(SUBPROTOCOL)],
-            additional_headers={"Authorization": self._authorization}, open_timeout=10,
+            additional_headers=self._headers, open_timeout=10,
+            ssl=self.tls if self.url.startswith("wss:") else None,
         ) as connection:
             client = StationClient(self.station_id, connection, self)
             reader = asyncio.create_task(client.start())

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import random
+import ssl
 import sys
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ from chargepoint.meter.simulated import SimulatedEumd
 from chargepoint.outbox import Outbox
 from chargepoint.pev import SimulatedPev
 from chargepoint.session import ChargingSession, SessionResult
+from chargepoint.tls import client_context
 from shared import cli_types, logs
 from shared.clock import Clock
 from shared.timeutil import parse_timestamp
@@ -50,6 +52,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--station", required=True, help="station id (the Basic auth user)")
     run.add_argument("--password", default=os.environ.get(PASSWORD_ENV),
                      help=f"station password (default: ${PASSWORD_ENV})")
+    run.add_argument("--ca-cert", type=Path,
+                     help="CA to verify the central's wss:// certificate (default: system CAs)")
+    run.add_argument("--client-cert", type=Path,
+                     help="this station's TLS client certificate (PEM), security profile 3")
+    run.add_argument("--client-key", type=Path, help="its private key (PEM)")
     run.add_argument("--pev", help="plug this PEV in at once and charge it until departure")
     run.add_argument("--plug-in-at", type=_time_spec, metavar="TIME",
                      help="plug in at this HH:MM local (next occurrence) or ISO date-time "
@@ -110,14 +117,14 @@ def main(argv: list[str] | None = None) -> int:
             return USAGE_ERROR
         except KeyboardInterrupt:
             return 130
-    if not args.password:
-        print(f"pev-chargepoint: a password is required (--password or ${PASSWORD_ENV})",
-              file=sys.stderr)
+    if not args.password and not args.client_cert:
+        print(f"pev-chargepoint: a password is required (--password or ${PASSWORD_ENV}), or "
+              "a --client-cert for security profile 3", file=sys.stderr)
         return USAGE_ERROR
     logs.setup(args.log_level)
     try:
         result = asyncio.run(run(args))
-    except Refused as error:
+    except (Refused, BadTls) as error:
         print(f"pev-chargepoint: {error}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:
@@ -140,11 +147,27 @@ def next_time(now: datetime, spec: str, zone: ZoneInfo) -> datetime:
     return candidate.astimezone(now.tzinfo)
 
 
+class BadTls(Exception):
+    """The TLS files given on the command line cannot be used."""
+
+
+def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
+    if not args.central.startswith("wss:"):
+        if args.ca_cert or args.client_cert:
+            raise BadTls("--ca-cert and --client-cert need a wss:// central")
+        return None
+    try:
+        return client_context(args.ca_cert, args.client_cert, args.client_key)
+    except (OSError, ssl.SSLError) as error:
+        raise BadTls(f"cannot load the TLS CA, certificate or key: {error}") from None
+
+
 async def run(args: argparse.Namespace) -> SessionResult | None:
     clock = Clock(args.speed)
+    tls = _tls(args)
     outbox = Outbox(args.state_dir / f"{args.station}.db")
-    agent = Agent(args.central, args.station, args.password, clock,
-                  backoff=Backoff(cap_s=args.backoff_cap_s), outbox=outbox)
+    agent = Agent(args.central, args.station, args.password or None, clock,
+                  backoff=Backoff(cap_s=args.backoff_cap_s), outbox=outbox, tls=tls)
     journal = outbox.journal("evse/1")
     connection = asyncio.create_task(agent.run())
     if not args.pev and journal is None:

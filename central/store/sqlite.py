@@ -53,7 +53,8 @@ CREATE TABLE IF NOT EXISTS premises (
     service_limit_w INTEGER NOT NULL, guest_policy TEXT NOT NULL, host_pays_for TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS stations (
     id TEXT PRIMARY KEY, premise_id TEXT NOT NULL REFERENCES premises(id), kind TEXT NOT NULL,
-    eumd_serial TEXT NOT NULL, max_power_w INTEGER NOT NULL, password_hash TEXT NOT NULL);
+    eumd_serial TEXT NOT NULL, max_power_w INTEGER NOT NULL, password_hash TEXT NOT NULL,
+    security_profile INTEGER NOT NULL DEFAULT 1);
 CREATE TABLE IF NOT EXISTS pevs (
     id TEXT PRIMARY KEY, vin TEXT, owner_account TEXT NOT NULL REFERENCES accounts(id),
     home_premise TEXT NOT NULL REFERENCES premises(id),
@@ -117,6 +118,7 @@ class SqliteStore:
                        "busy_timeout = 5000"):
             await db.execute(f"PRAGMA {pragma}")
         await db.executescript(SCHEMA)
+        await _migrate(db)
         return cls(db)
 
     async def close(self) -> None:
@@ -506,6 +508,15 @@ class SqliteStore:
         return [_session(row) for row in rows]
 
 
+async def _migrate(db: aiosqlite.Connection) -> None:
+    """Bring a database written by an earlier version up to this schema."""
+    async with db.execute("PRAGMA table_info(stations)") as cursor:
+        columns = {row["name"] for row in await cursor.fetchall()}
+    if "security_profile" not in columns:
+        await db.execute("ALTER TABLE stations ADD COLUMN security_profile INTEGER NOT NULL "
+                         "DEFAULT 1")
+
+
 def _wire(stored: str | None) -> str | None:
     return to_wire(parse_timestamp(stored)) if stored else None
 
@@ -522,7 +533,8 @@ def _row(kind: str, e: Any) -> tuple[Any, ...]:
         return (e.id, e.account_id, e.address, e.territory, e.rate_plan, e.service_limit_w,
                 e.guest_policy, json.dumps(list(e.host_pays_for)))
     if kind == "stations":
-        return (e.id, e.premise_id, e.kind, e.eumd_serial, e.max_power_w, e.password_hash)
+        return (e.id, e.premise_id, e.kind, e.eumd_serial, e.max_power_w, e.password_hash,
+                e.security_profile)
     return (e.id, e.vin, e.owner_account, e.home_premise, e.program_id, e.territory, e.status,
             to_storage(e.valid_until) if e.valid_until else None, e.group_id)
 
@@ -540,7 +552,7 @@ def _premise(row: aiosqlite.Row) -> Premise:
 
 def _station(row: aiosqlite.Row) -> Station:
     return Station(row["id"], row["premise_id"], row["kind"], row["eumd_serial"],
-                   row["max_power_w"], row["password_hash"])
+                   row["max_power_w"], row["password_hash"], row["security_profile"])
 
 
 def _pev(row: aiosqlite.Row, identifiers: list[aiosqlite.Row]) -> Pev:

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import socket
+import ssl
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -49,7 +50,8 @@ class Central:
 
 @asynccontextmanager
 async def running_central(directory: Path, port: int = 0, speed: float = SPEED,
-                          registry: Registry | None = None) -> AsyncIterator[Central]:
+                          registry: Registry | None = None,
+                          tls: ssl.SSLContext | None = None) -> AsyncIterator[Central]:
     """The central system in this event loop, its clock at 20:00 on a winter evening."""
     db = directory / "central.db"
     store = await SqliteStore.open(db)
@@ -57,11 +59,12 @@ async def running_central(directory: Path, port: int = 0, speed: float = SPEED,
     clock = Clock(speed, start=local(2026, 11, 22, 20, 0))
     router = CommandRouter()
     services = CentralServices(store, clock, bus=router.bus)
-    server = await OcppServer(services, router).serve("127.0.0.1", port)
+    server = await OcppServer(services, router).serve("127.0.0.1", port, tls)
     port = server.sockets[0].getsockname()[1]
     dispatcher = asyncio.create_task(DemandDispatcher(services, router, poll_s=0.1).run())
     try:
-        yield Central(f"ws://127.0.0.1:{port}/ocpp", store, clock, router, db, services)
+        scheme = "wss" if tls else "ws"
+        yield Central(f"{scheme}://127.0.0.1:{port}/ocpp", store, clock, router, db, services)
     finally:
         dispatcher.cancel()
         server.close()
@@ -143,10 +146,12 @@ class AgentRun:
 
 async def start_agent(url: str, station: str, *args: str, password: str | None = None,
                       state_dir: Path, speed: float = SPEED) -> asyncio.subprocess.Process:
-    """Start `pev-chargepoint run` as a real process against the central at `url`."""
+    """Start `pev-chargepoint run` as a real process against the central at `url`
+    (`password` "": none, as a security profile 3 station)."""
+    password = PASSWORDS[station] if password is None else password
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "chargepoint", "run", "--central", url,
-        "--station", station, "--password", password or PASSWORDS[station],
+        "--station", station, *(["--password", password] if password else []),
         "--speed", str(speed), "--timezone", "America/Los_Angeles",
         "--state-dir", str(state_dir), *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=ROOT)
@@ -168,15 +173,18 @@ async def run_agent(central: Central, station: str, *args: str, password: str | 
                                             state_dir=state_dir, speed=central.speed))
 
 
-async def open_link(central: Central, station: str = "CP-1001", *,
-                    password: str | None = None,
-                    subprotocols: list[str] | None = None) -> websockets.ClientConnection:
-    """A raw OCPP-J client connection, for sending exactly the frames a test wants."""
-    credentials = f"{station}:{password or PASSWORDS.get(station, 'x')}".encode()
+async def open_link(central: Any, station: str = "CP-1001", *,
+                    password: str | None = None, subprotocols: list[str] | None = None,
+                    tls: ssl.SSLContext | None = None) -> websockets.ClientConnection:
+    """A raw OCPP-J client connection to `central.url`, for sending exactly the frames a
+    test wants (`password` "": no Basic auth)."""
+    password = PASSWORDS.get(station, "x") if password is None else password
+    credentials = base64.b64encode(f"{station}:{password}".encode()).decode()
     return await websockets.connect(
         f"{central.url}/{station}",
         subprotocols=subprotocols if subprotocols is not None else ["ocpp2.0.1"],
-        additional_headers={"Authorization": "Basic " + base64.b64encode(credentials).decode()})
+        additional_headers={"Authorization": "Basic " + credentials} if password else {},
+        ssl=tls)
 
 
 async def rpc(link: websockets.ClientConnection, action: str, payload: Any,

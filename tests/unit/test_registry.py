@@ -27,6 +27,13 @@ def test_passwords_are_hashed_on_load():
     assert not verify_password("wrong", station.password_hash)
 
 
+def test_a_profile_3_station_needs_no_password_and_profile_1_is_the_default(tmp_path):
+    path = broken(tmp_path, 'password = "birch-road-evse-2026"', "security_profile = 3")
+    profiles = {s.id: (s.security_profile, s.password_hash) for s in load_registry(path).stations}
+    assert profiles["CP-1002"] == (3, "")
+    assert profiles["CP-1001"][0] == 1 and profiles["CP-1001"][1].startswith("scrypt$")
+
+
 def test_every_identifier_binds_the_same_pev():
     pev = next(p for p in example_registry().pevs if p.id == "PEV-0001")
     kinds = {i.type for i in pev.all_identifiers()}
@@ -59,6 +66,12 @@ def line_of(path: Path, needle: str) -> int:
     ('end = "16:00", price = "0.40"', 'end = "15:30", price = "0.40"', '"15:30"',
      "without gaps or overlaps"),
     ('kind = "evse"', 'kind = "evse"\ncolour = "red"', "colour", "unknown field 'colour'"),
+    ('password = "birch-road-evse-2026"', 'security_profile = 4\npassword = "birch-road-evse-2026"',
+     "security_profile",
+     "must be 1 (Basic auth), 2 (TLS + Basic auth) or 3 (mutual TLS)"),
+    ('password = "birch-road-evse-2026"', 'security_profile = 3\npassword = "birch-road-evse-2026"',
+     'password = "birch-road-evse-2026"',
+     "authenticates with its TLS client certificate: remove 'password'"),
 ])
 def test_an_invalid_file_is_refused_with_file_line_and_reason(tmp_path, old, new, needle,
                                                               message):
