@@ -20,7 +20,7 @@ from ocpp.charge_point import (
     serialize_as_dict,
     snake_to_camel_case,
 )
-from ocpp.exceptions import InternalError, OCPPError
+from ocpp.exceptions import FormatViolationError, InternalError, OCPPError
 from ocpp.messages import Call, MessageType, unpack, validate_payload
 from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call, call_result
@@ -35,7 +35,7 @@ from central.services import AuthorizationResult, CentralServices, TxEvent
 from central.store.sqlite import StorageUnavailable
 from shared.ocpp201 import parse_meter_values
 from shared.ocpp_rpc import rejection
-from shared.timeutil import parse_timestamp, to_wire
+from shared.timeutil import InvalidTimestamp, parse_timestamp, to_wire
 from shared.units import ac_power_w
 
 log = logging.getLogger("central.station")
@@ -125,6 +125,8 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
             return
         except OCPPError:
             raise
+        except InvalidTimestamp as error:  # the schema's date-time format is not checked
+            raise FormatViolationError(description=str(error)) from None
         except Exception as error:
             log.exception("handler failed", extra={"station": self.id, "action": msg.action,
                                                    "error": type(error).__name__})

@@ -1,7 +1,7 @@
 """Structured logs: one JSON object per line on stderr.
 
 Fields passed with `extra=` become keys. Secrets are never passed in: callers log ids,
-not credentials, and the `ocpp` package's frame dumps stay at WARNING.
+not credentials, and the `ocpp` package, which logs whole frames, is kept quiet.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ def setup(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # The ocpp package logs every frame at INFO; frames may carry credentials
-    # (e.g. SetVariables of BasicAuthPassword), so keep them out of the logs.
-    logging.getLogger("ocpp").setLevel(logging.WARNING)
+    # The ocpp package logs every frame at INFO, and whole frames at ERROR too (a stray
+    # CALLRESULT); frames may carry credentials (e.g. SetVariables of BasicAuthPassword),
+    # so keep it quiet: our own code logs what matters, with ids only.
+    logging.getLogger("ocpp").setLevel(logging.CRITICAL)
     logging.getLogger("websockets").setLevel(logging.WARNING)

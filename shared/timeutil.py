@@ -5,9 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 
+class InvalidTimestamp(ValueError):
+    """Text that is not an ISO 8601 date-time (an OCPP FormatViolation on the wire)."""
+
+
 def parse_timestamp(text: str) -> datetime:
     """Parse an OCPP timestamp; a value without a zone is taken as UTC."""
-    value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise InvalidTimestamp(f"{text[:40]!r} is not an ISO 8601 date-time") from None
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)

@@ -90,6 +90,14 @@ def event(seq, kind, timestamp, register, **extra):
                  "measurand": "Energy.Active.Import.Register"}]}], **extra}
 
 
+async def test_a_timestamp_that_is_no_date_is_a_format_violation(central):
+    link = await open_link(central)
+    reply = await rpc(link, "TransactionEvent", event(0, "Started", "yesterday", 10))
+    assert reply[:3] == [4, "m1", "FormatViolation"] and "'yesterday'" in reply[3]
+    assert await central.store.sessions() == []
+    await link.close()
+
+
 async def test_odd_timestamps_and_registers_are_kept_flagged_and_never_billed_negative(
         central):
     link = await open_link(central)
