@@ -99,6 +99,11 @@ class NotFound(LookupError):
     """A registry entry the caller asked for does not exist."""
 
 
+# The database could not do the work (locked, full, I/O error, corrupt), as opposed to
+# refusing it (a constraint: IntegrityError) or a bug (ProgrammingError).
+STORAGE_FAILURES = (sqlite3.OperationalError, sqlite3.InternalError)
+
+
 class StorageUnavailable(Exception):
     """The database could not do the unit of work (locked, full, I/O error): nothing of
     it was kept, and the caller must not acknowledge what it was meant to store."""
@@ -130,7 +135,7 @@ class SqliteStore:
         async with self._lock:
             try:
                 await self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as error:
+            except STORAGE_FAILURES as error:
                 raise StorageUnavailable(str(error)) from error
             try:
                 yield
@@ -138,7 +143,7 @@ class SqliteStore:
             except BaseException as error:
                 if self._db.in_transaction:
                     await self._db.execute("ROLLBACK")
-                if isinstance(error, sqlite3.Error):
+                if isinstance(error, STORAGE_FAILURES):
                     raise StorageUnavailable(str(error)) from error
                 raise
 

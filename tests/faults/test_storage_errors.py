@@ -5,7 +5,7 @@ is not answered, the link is closed 1011, and the station's replay is billed onc
 import asyncio
 import json
 import sqlite3
-from contextlib import contextmanager
+from contextlib import asynccontextmanager
 
 import pytest
 from websockets.exceptions import ConnectionClosedError
@@ -20,11 +20,12 @@ STARTED = {"eventType": "Started", "timestamp": "2026-11-23T04:00:00Z",
                 "context": "Transaction.Begin", "location": "Outlet"}]}]}
 
 
-@contextmanager
-def writes_locked(db):
-    """Another connection holds the write lock: the central's writes time out."""
-    holder = sqlite3.connect(db, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
+@asynccontextmanager
+async def writes_locked(db):
+    """Another connection holds the write lock: the central's writes time out. (Taken in
+    a thread: the central in this event loop must finish the unit it may be in.)"""
+    holder = sqlite3.connect(db, isolation_level=None, timeout=60, check_same_thread=False)
+    await asyncio.to_thread(holder.execute, "BEGIN IMMEDIATE")
     try:
         yield
     finally:
@@ -35,7 +36,7 @@ def writes_locked(db):
 async def test_an_event_the_store_cannot_keep_is_not_answered_and_its_replay_counts_once(
         central):
     link = await open_link(central)
-    with writes_locked(central.db):
+    async with writes_locked(central.db):
         await link.send(json.dumps([2, "e0", "TransactionEvent", STARTED]))
         # busy_timeout is 5 s: then the write fails and the link is closed unanswered
         await asyncio.wait_for(link.wait_closed(), 15)
@@ -61,7 +62,7 @@ async def test_a_session_through_a_locked_database_is_billed_completely(
         state_dir=tmp_path))
     while not await slow_central.store.sessions():  # noqa: ASYNC110  (polls the database)
         await asyncio.sleep(0.1)
-    with writes_locked(slow_central.db):
+    async with writes_locked(slow_central.db):
         await asyncio.sleep(7)  # over an hour of the clock: the agent meters on, queued
     run = await agent
     assert run.returncode == 0, run.stderr
