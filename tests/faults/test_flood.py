@@ -8,8 +8,8 @@ import time
 from types import SimpleNamespace
 
 from tests.faults.processes import start_central
-from tests.helpers import EXAMPLE, local
-from tests.integration.conftest import free_port, open_link, pev_central, rpc
+from tests.helpers import EXAMPLE
+from tests.integration.conftest import EVENING, free_port, open_link, pev_central, rpc
 
 RATE, BURST, FLOOD = 50, 20, 300
 
@@ -20,7 +20,7 @@ async def test_a_flood_is_throttled_to_the_rate_answered_in_full_and_slows_no_on
     code, _, err = await pev_central("registry", "import", str(EXAMPLE), "--db", str(db))
     assert code == 0, err
     port = free_port()
-    central = await start_central(db, port, local(2026, 11, 22, 20, 0), log, 1,
+    central = await start_central(db, port, EVENING, log, 1,
                                   "--rate-limit", str(RATE), "--rate-burst", str(BURST))
     endpoint = SimpleNamespace(url=f"ws://127.0.0.1:{port}/ocpp")
     try:

@@ -15,8 +15,15 @@ from websockets.exceptions import ConnectionClosed
 
 from central.store import SqliteStore
 from tests.faults.processes import start_central
-from tests.helpers import EXAMPLE, local
-from tests.integration.conftest import finished, free_port, open_link, pev_central, start_agent
+from tests.helpers import EXAMPLE
+from tests.integration.conftest import (
+    EVENING,
+    finished,
+    free_port,
+    open_link,
+    pev_central,
+    start_agent,
+)
 
 SPEED = 300  # the neighbour's hour of charging spans the whole fuzz run
 CLEAN_CLOSES = {1000, 1002, 1007, 1008, 1009, 1011}
@@ -62,7 +69,7 @@ async def target(tmp_path_factory):
     code, _, err = await pev_central("registry", "import", str(EXAMPLE), "--db", str(db))
     assert code == 0, err
     port = free_port()
-    central = await start_central(db, port, local(2026, 11, 22, 20, 0), tmp / "central.log",
+    central = await start_central(db, port, EVENING, tmp / "central.log",
                                   SPEED, "--rate-limit", "5000", "--rate-burst", "5000")
     url = f"ws://127.0.0.1:{port}/ocpp"
     neighbour = await start_agent(url, "CP-1002", "--pev", "PEV-0002", "--energy-wh", "4000",

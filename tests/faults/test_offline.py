@@ -10,8 +10,15 @@ from datetime import timedelta
 
 from central.store import SqliteStore
 from tests.faults.processes import start_central
-from tests.helpers import EXAMPLE, local
-from tests.integration.conftest import PASSWORDS, finished, free_port, pev_central, start_agent
+from tests.helpers import EXAMPLE
+from tests.integration.conftest import (
+    EVENING,
+    PASSWORDS,
+    finished,
+    free_port,
+    pev_central,
+    start_agent,
+)
 
 SPEED = 600
 
@@ -21,7 +28,7 @@ async def test_thirty_minutes_offline_are_replayed_in_order_and_billed(tmp_path)
     code, _, err = await pev_central("registry", "import", str(EXAMPLE), "--db", str(db))
     assert code == 0, err
     port = free_port()
-    sim_start = local(2026, 11, 22, 20, 0)
+    sim_start = EVENING
     wall_start = time.monotonic()
     log = tmp_path / "central.log"
     central = await start_central(db, port, sim_start, log, SPEED)

@@ -15,8 +15,9 @@ from websockets.exceptions import InvalidMessage, InvalidStatus
 
 from central.store import SqliteStore
 from tests.faults.processes import start_central
-from tests.helpers import example_registry, local
+from tests.helpers import example_registry
 from tests.integration.conftest import (
+    EVENING,
     PASSWORDS,
     finished,
     free_port,
@@ -148,7 +149,7 @@ async def test_no_password_token_or_key_appears_in_any_log(tmp_path, pki):
     await store.import_registry(registry_with_profiles())
     await store.close()
     port = free_port()
-    central = await start_central(db, port, local(2026, 11, 22, 20, 0), log, 3000,
+    central = await start_central(db, port, EVENING, log, 3000,
                                   "--tls-cert", str(pki.server_cert), "--tls-key",
                                   str(pki.server_key), "--tls-ca", str(pki.ca),
                                   "--log-level", "DEBUG")

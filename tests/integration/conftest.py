@@ -29,6 +29,7 @@ from shared.clock import Clock
 from tests.helpers import ROOT, example_registry, local
 
 AGENT_TIMEOUT_S = 120
+EVENING = local(2026, 11, 22, 20, 0)  # where every test central's clock starts
 SPEED = 3000  # simulated seconds per real second: an evening passes in seconds
 PASSWORDS = {"CP-1001": "alder-lane-evse-2026", "CP-1002": "birch-road-evse-2026",
              "CP-1003": "cedar-court-portal-2026"}
@@ -56,7 +57,7 @@ async def running_central(directory: Path, port: int = 0, speed: float = SPEED,
     db = directory / "central.db"
     store = await SqliteStore.open(db)
     await store.import_registry(registry or example_registry())
-    clock = Clock(speed, start=local(2026, 11, 22, 20, 0))
+    clock = Clock(speed, start=EVENING)
     router = CommandRouter()
     services = CentralServices(store, clock, bus=router.bus)
     server = await OcppServer(services, router).serve("127.0.0.1", port, tls)

@@ -33,7 +33,7 @@ async def test_l2a_and_l2b_bill_the_right_accounts_and_credit_the_host(central, 
                   "--plug-in-at", "22:00", "--departure", "23:30", "--max-power-w", "11000",
                   state_dir=tmp_path / "a"),
         run_agent(central, "CP-1003", "--pev", "PEV-0001", "--energy-wh", "3000",
-                  "--plug-in-at", "23:00", "--departure", "01:00", "--max-power-w", "3600",
+                  "--plug-in-at", "23:00", "--departure", "02:00", "--max-power-w", "3600",
                   state_dir=tmp_path / "b"))
     assert l2a.returncode == 0 and l2b.returncode == 0, l2a.stderr + l2b.stderr
     hosted, away = sorted(await central.store.sessions(), key=lambda s: s.station_id)
