@@ -39,3 +39,4 @@ def setup(level: str = "INFO") -> None:
     # (e.g. SetVariables of BasicAuthPassword), so keep them out of the logs.
     logging.getLogger("ocpp").setLevel(logging.WARNING)
     logging.getLogger("websockets").setLevel(logging.WARNING)
+    logging.getLogger("pymodbus").setLevel(logging.WARNING)  # its frame dumps, too
