@@ -17,6 +17,8 @@ from typing import Protocol
 from chargepoint.pev import SimulatedPev
 from shared.schedule import PowerLimits
 
+CHARGING_W = 50  # metered power above this means the vehicle is drawing
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -27,6 +29,14 @@ class Sample:
     power_w: int | None
     ev_total_wh: int | None  # the PEV's own running total, when the station knows it
     charging_state: str  # OCPP ChargingStateEnum: Charging, SuspendedEV, SuspendedEVSE
+
+
+def charging_state(power_w: int | None, limit_w: float) -> str:
+    """OCPP's charging state from what is metered and what the EVSE allows: the EVSE
+    suspends when it allows nothing, else the EV does when it draws nothing."""
+    if power_w is not None and power_w > CHARGING_W:
+        return "Charging"
+    return "SuspendedEVSE" if limit_w <= 0 else "SuspendedEV"
 
 
 class MeterUnavailable(Exception):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from chargepoint.equipment import Sample
+from chargepoint.equipment import Sample, charging_state
 from chargepoint.meter.simulated import SimulatedEumd
 from chargepoint.pev import SimulatedPev
 from shared.profiles import ProfileStack
@@ -65,8 +65,9 @@ class SimulatedEquipment:
         self._advance(at)
         pev = self._vehicle()
         power = self.evse.power_w(pev, self._limits, at)
-        state = "Charging" if power > 0 else "SuspendedEV" if pev.full else "SuspendedEVSE"
-        return Sample(at, self.evse.meter.register_wh, power, pev.running_total_wh, state)
+        allowed = min(self._limits.limit_at(at), self.evse.max_power_w)
+        return Sample(at, self.evse.meter.register_wh, power, pev.running_total_wh,
+                      charging_state(power, allowed))
 
     async def unplugged(self) -> datetime:
         """Never of itself: the simulated PEV leaves at its departure, when the session

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from chargepoint.controller import PLUGGED_IN, EvseController
-from chargepoint.equipment import MeterUnavailable, Sample
+from chargepoint.equipment import MeterUnavailable, Sample, charging_state
 from chargepoint.meter.base import Eumd
 from chargepoint.meter.checks import refusal
 from chargepoint.modbus.link import DeviceError
@@ -30,9 +30,6 @@ from shared.timeutil import to_wire
 from shared.units import ac_current_a
 
 log = logging.getLogger("chargepoint.hardware")
-
-CHARGING_W = 50  # metered power above this means the vehicle is drawing
-
 
 def current_limit_a(limit_w: int, max_power_w: int, voltage_v: float, phases: int) -> float:
     """A power limit as a per-phase current, never above the station's maximum; whole
@@ -73,18 +70,14 @@ class HardwareEquipment:
                     register = round(reading.energy_wh)
                     self._last = (now, register)
                     power = round(reading.power_w) if reading.power_w is not None else None
-                    return Sample(now, register, power, None, self._charging_state(power))
+                    return Sample(now, register, power, None,
+                                  charging_state(power, self._setpoint_a or 0))
                 reason = f"reading refused: {refused}"
             log.warning("meter reading failed", extra={
                 "meter": self.meter.serial, "attempt": attempt, "error": reason})
             if attempt < self.retries:
                 await asyncio.sleep(self.retry_s)
         raise MeterUnavailable(reason)
-
-    def _charging_state(self, power_w: int | None) -> str:
-        if power_w is not None and power_w > CHARGING_W:
-            return "Charging"
-        return "SuspendedEVSE" if not self._setpoint_a else "SuspendedEV"
 
     async def plugged_in(self) -> datetime:
         """Returns when the controller sees a vehicle (state B, C or D)."""

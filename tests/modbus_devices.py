@@ -13,20 +13,24 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from chargepoint.modbus.registers import CONTROLLER_MAPS, METER_MAPS, Register, encode
+from chargepoint.modbus.registers import CONTROLLER_MAPS, METER_MAPS, Register, decode, encode
 from shared.clock import Clock
-from tests.integration.conftest import free_port
+from shared.ocpp201 import MeterSample
+from tests.integration.conftest import Central, free_port, start_agent
 
+SPEED = 300  # moderate: a Modbus round trip and a poll stay well inside a simulated minute
 METER_UNIT, CONTROLLER_UNIT = 1, 2
 SDM630 = METER_MAPS["sdm630"]
 PHOENIX = CONTROLLER_MAPS["phoenix-ev-charge-control"]
@@ -46,12 +50,15 @@ class Plant:
     enabled: bool = False
     delay_s: float = 0.0  # every answer waits this long (real seconds)
     garbage: list[float] = field(default_factory=list)  # energy Wh values served next
-    served_wh: list[int] = field(default_factory=list)  # every good energy value served
-    setpoints: list[tuple[datetime, float]] = field(default_factory=list)  # as written
+    served_wh: list[int] = field(default_factory=list)  # every energy value served, Wh
+    limits: list[tuple[datetime, float]] = field(default_factory=list)  # A allowed, when
     delivered_wh: float = 0.0
+    replay: list[MeterSample] = field(default_factory=list)  # serve these readings instead
     _at: datetime | None = None
 
     def power_w(self) -> float:
+        if self.replay:
+            return float(self._replayed().power_w or 0)
         if not (self.vehicle_present and self.enabled) or self.delivered_wh >= self.wanted_wh:
             return 0.0
         return min(self.setpoint_a * self.voltage_v * self.phases, self.pev_max_w)
@@ -84,9 +91,10 @@ class Plant:
         if self.garbage:
             energy = self.garbage.pop(0)
         else:
-            energy = self.energy_wh
-            self.served_wh.append(round(energy))
+            energy = (self._replayed().register_wh or 0) if self.replay else self.energy_wh
         words = {SDM630.energy: encode(SDM630.energy, energy, "Wh")}
+        if math.isfinite(energy):
+            self.served_wh.append(round(decode(SDM630.energy, words[SDM630.energy], "Wh")))
         power = self.power_w()
         for register, value, unit in (
                 (SDM630.power, power, "W"), (SDM630.voltage, self.voltage_v, "V"),
@@ -94,6 +102,11 @@ class Plant:
             assert register is not None
             words[register] = encode(register, value, unit)
         return words
+
+    def _replayed(self) -> MeterSample:
+        """The latest recorded reading at or before now (the first before any)."""
+        now = self.clock.now()
+        return next((r for r in reversed(self.replay) if r.timestamp <= now), self.replay[0])
 
     def controller_words(self) -> dict[Register, list[int]]:
         assert PHOENIX.enable is not None
@@ -105,9 +118,15 @@ class Plant:
         self.advance()
         if register == PHOENIX.current_setpoint:
             self.setpoint_a = float(value)
-            self.setpoints.append((self.clock.now(), self.setpoint_a))
         elif register == PHOENIX.enable:
             self.enabled = bool(value)
+        allowed = self.setpoint_a if self.enabled else 0.0
+        if not self.limits or self.limits[-1][1] != allowed:
+            self.limits.append((self.clock.now(), allowed))
+
+    def limit_at(self, moment: datetime) -> float:
+        """The current the controller allowed at `moment`."""
+        return next((a for at, a in reversed(self.limits) if at <= moment), 0.0)
 
 
 def _device(unit: int, plant: Plant, meter: bool) -> SimDevice:
@@ -173,15 +192,37 @@ async def modbus_devices(plant: Plant) -> AsyncIterator[ModbusDevices]:
         await devices.stop()
 
 
+async def until(condition: Callable[[], bool | Awaitable[bool]], what: str,
+                timeout_s: float = 60) -> None:
+    """Wait (real time) until `condition` holds; fail saying `what` did not happen."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = condition()
+        if result if isinstance(result, bool) else await result:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{what} did not happen within {timeout_s} s")
+
+
+async def hardware_agent(central: Central, devices: ModbusDevices, station: str, *args: str,
+                         state_dir: Path, **station_fields: Any,
+                         ) -> asyncio.subprocess.Process:
+    """`pev-chargepoint run --config` for the emulated devices, against the central."""
+    config = station_file(state_dir, devices.port, station, **station_fields)
+    return await start_agent(central.url, station, "--config", str(config), *args,
+                             state_dir=state_dir, speed=central.speed)
+
+
 def station_file(directory: Path, port: int, station: str = "CP-1002",
-                 max_power_w: int = 11000, timeout_s: float = 0.5) -> Path:
+                 max_power_w: int = 11000, voltage_v: int = 230, timeout_s: float = 0.5,
+                 poll_s: float = 0.05) -> Path:
     """A station file for the emulated devices (the format of examples/station-modbus.toml)."""
     path = directory / f"{station}.toml"
     path.write_text(f"""
 [station]
 id = "{station}"
 max_power_w = {max_power_w}
-voltage_v = 230
+voltage_v = {voltage_v}
 phases = 1
 
 [meter]
@@ -204,6 +245,6 @@ host = "127.0.0.1"
 port = {port}
 unit = {CONTROLLER_UNIT}
 timeout_s = {timeout_s}
-poll_s = 0.1
+poll_s = {poll_s}
 """)
     return path

@@ -10,6 +10,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +50,14 @@ class Central:
 
 @asynccontextmanager
 async def running_central(directory: Path, port: int = 0, speed: float = SPEED,
-                          registry: Registry | None = None) -> AsyncIterator[Central]:
-    """The central system in this event loop, its clock at 20:00 on a winter evening."""
+                          registry: Registry | None = None,
+                          start: datetime | None = None) -> AsyncIterator[Central]:
+    """The central system in this event loop, its clock at `start` (default 20:00 on a
+    winter evening)."""
     db = directory / "central.db"
     store = await SqliteStore.open(db)
     await store.import_registry(registry or example_registry())
-    clock = Clock(speed, start=local(2026, 11, 22, 20, 0))
+    clock = Clock(speed, start=start or local(2026, 11, 22, 20, 0))
     router = CommandRouter()
     services = CentralServices(store, clock, bus=router.bus)
     server = await OcppServer(services, router).serve("127.0.0.1", port)
