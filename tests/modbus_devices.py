@@ -87,13 +87,15 @@ class Plant:
             return "A"
         return "C" if self.power_w() > 0 else "B"
 
-    def meter_words(self) -> dict[Register, list[int]]:
-        if self.garbage:
+    def meter_words(self, address: int) -> dict[Register, list[int]]:
+        """The meter's registers for a read at `address` (the energy register's read
+        takes the next garbage value, if any)."""
+        if self.garbage and address == SDM630.energy.address:
             energy = self.garbage.pop(0)
         else:
             energy = (self._replayed().register_wh or 0) if self.replay else self.energy_wh
         words = {SDM630.energy: encode(SDM630.energy, energy, "Wh")}
-        if math.isfinite(energy):
+        if math.isfinite(energy) and address == SDM630.energy.address:
             self.served_wh.append(round(decode(SDM630.energy, words[SDM630.energy], "Wh")))
         power = self.power_w()
         for register, value, unit in (
@@ -147,7 +149,7 @@ def _device(unit: int, plant: Plant, meter: bool) -> SimDevice:
                     plant.write(register, int(values[0]))
             return None
         plant.advance()
-        for register, words in (plant.meter_words() if meter else
+        for register, words in (plant.meter_words(address) if meter else
                                 plant.controller_words()).items():
             if register.kind == kind:
                 if kind == "coil":
