@@ -10,9 +10,10 @@ Unknown fields are errors, so a typo does not pass silently.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from chargepoint.modbus.registers import (
     CONTROLLER_MAPS,
@@ -25,6 +26,8 @@ from chargepoint.modbus.registers import (
     MeterMap,
     Register,
 )
+
+Map = TypeVar("Map", MeterMap, ControllerMap)
 
 
 class ConfigError(ValueError):
@@ -168,7 +171,10 @@ def _register(section: _Section, base_unit: str) -> Register:
     return register
 
 
-def _map_file(spec: str, base_dir: Path, kind: str) -> tuple[_Section, _Section, str]:
+def _map_file(spec: str, base_dir: Path, kind: str, fields: dict[str, tuple[str, bool]],
+              ) -> tuple[_Section, str, dict[str, Register | None]]:
+    """A map file's top table, its name, and its registers: `fields` gives each one's base
+    unit and whether it is required."""
     path = (base_dir / spec) if not Path(spec).is_absolute() else Path(spec)
     top = _read_toml(path)
     if top.text("kind", choices=("meter", "controller")) != kind:
@@ -177,45 +183,44 @@ def _map_file(spec: str, base_dir: Path, kind: str) -> tuple[_Section, _Section,
     name = top.text("name", path.stem)
     registers = top.table("registers")
     assert registers is not None
-    return top, registers, name
+    found = {field: _register(table, unit) if (table := registers.table(field, required))
+             else None for field, (unit, required) in fields.items()}
+    registers.done()
+    return top, name, found
+
+
+def _built_in(spec: str, maps: Mapping[str, Map], kind: str, where: str) -> Map:
+    if spec not in maps:
+        raise ConfigError(f"{where}: no built-in {kind} map {spec!r} "
+                          f"(there are {', '.join(maps)}; or give a .toml file)")
+    return maps[spec]
 
 
 def meter_map(spec: str, base_dir: Path, where: str) -> MeterMap:
     """A built-in meter map by name, or one defined in a TOML file (a path ending .toml)."""
     if not spec.endswith(".toml"):
-        if spec not in METER_MAPS:
-            raise ConfigError(f"{where}: no built-in meter map {spec!r} "
-                              f"(there are {', '.join(METER_MAPS)}; or give a .toml file)")
-        return METER_MAPS[spec]
-    top, registers, name = _map_file(spec, base_dir, "meter")
-    optional = {field: (_register(table, unit) if (table := registers.table(
-        field, required=False)) else None) for field, unit in
-        (("power", "W"), ("voltage", "V"), ("current", "A"))}
-    energy = registers.table("energy")
-    assert energy is not None
-    result = MeterMap(name, energy=_register(energy, "Wh"), **optional)
-    registers.done()
+        return _built_in(spec, METER_MAPS, "meter", where)
+    top, name, found = _map_file(spec, base_dir, "meter", {
+        "energy": ("Wh", True), "power": ("W", False), "voltage": ("V", False),
+        "current": ("A", False)})
     top.done()
-    return result
+    energy = found["energy"]
+    assert energy is not None
+    return MeterMap(name, energy, found["power"], found["voltage"], found["current"])
 
 
 def controller_map(spec: str, base_dir: Path, where: str) -> ControllerMap:
     """A built-in EVSE controller map by name, or one defined in a TOML file."""
     if not spec.endswith(".toml"):
-        if spec not in CONTROLLER_MAPS:
-            raise ConfigError(f"{where}: no built-in controller map {spec!r} "
-                              f"(there are {', '.join(CONTROLLER_MAPS)}; or give a .toml file)")
-        return CONTROLLER_MAPS[spec]
-    top, registers, name = _map_file(spec, base_dir, "controller")
-    setpoint, status = registers.table("current_setpoint"), registers.table("vehicle_status")
+        return _built_in(spec, CONTROLLER_MAPS, "controller", where)
+    top, name, found = _map_file(spec, base_dir, "controller", {
+        "current_setpoint": ("A", True), "vehicle_status": ("", True), "enable": ("", False)})
+    setpoint, status = found["current_setpoint"], found["vehicle_status"]
     assert setpoint is not None and status is not None
-    enable = registers.table("enable", required=False)
     result = ControllerMap(
-        name, current_setpoint=_register(setpoint, "A"), vehicle_status=_register(status, ""),
-        enable=_register(enable, "") if enable else None,
+        name, setpoint, status, found["enable"],
         status_encoding=top.text("status_encoding", "ascii", ("ascii", "index")),
         min_current_a=top.number("min_current_a", 6.0))
-    registers.done()
     top.done()
     return result
 

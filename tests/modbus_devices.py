@@ -220,6 +220,7 @@ def station_file(directory: Path, port: int, station: str = "CP-1002",
                  poll_s: float = 0.05) -> Path:
     """A station file for the emulated devices (the format of examples/station-modbus.toml)."""
     path = directory / f"{station}.toml"
+    link = f'transport = "tcp"\nhost = "127.0.0.1"\nport = {port}\ntimeout_s = {timeout_s}'
     path.write_text(f"""
 [station]
 id = "{station}"
@@ -231,22 +232,16 @@ phases = 1
 backend = "modbus"
 serial = "EUMD-{station}"
 map = "sdm630"
-transport = "tcp"
-host = "127.0.0.1"
-port = {port}
+{link}
 unit = {METER_UNIT}
-timeout_s = {timeout_s}
 retries = 2
 retry_s = 0.1
 
 [controller]
 backend = "modbus"
 map = "phoenix-ev-charge-control"
-transport = "tcp"
-host = "127.0.0.1"
-port = {port}
+{link}
 unit = {CONTROLLER_UNIT}
-timeout_s = {timeout_s}
 poll_s = {poll_s}
 """)
     return path
