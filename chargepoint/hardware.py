@@ -48,6 +48,7 @@ class HardwareEquipment:
         self._changed = asyncio.Event()
         self._setpoint_a: float | None = None  # as last written to the controller
         self._last: tuple[datetime, int] | None = None  # the last good register reading
+        self._controller_ok = True
 
     def connect(self, pev: SimulatedPev) -> None:
         """The real vehicle draws what it draws: nothing to simulate."""
@@ -93,12 +94,19 @@ class HardwareEquipment:
         return self.clock.now()
 
     async def _vehicle_state(self) -> str | None:
-        """The controller's vehicle state; None (not A) when it cannot be read."""
+        """The controller's vehicle state; None (not A) when it cannot be read. A failure
+        is logged when it begins and when it ends, not at every poll."""
         try:
-            return (await self.controller.status()).vehicle_state
+            state = (await self.controller.status()).vehicle_state
         except DeviceError as error:
-            log.warning("controller status failed", extra={"error": str(error)})
+            if self._controller_ok:
+                log.warning("controller status failed", extra={"error": str(error)})
+            self._controller_ok = False
             return None
+        if not self._controller_ok:
+            log.info("controller status read again", extra={"vehicle_state": state})
+        self._controller_ok = True
+        return state
 
     async def follow_schedule(self) -> None:
         """Apply the limit in force to the controller at every edge of the schedule, until

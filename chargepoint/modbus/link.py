@@ -8,7 +8,6 @@ next request, so a device that comes back is used again without a restart.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
@@ -17,9 +16,6 @@ from pymodbus.pdu import ModbusPDU
 
 from chargepoint.config import ModbusEndpoint
 from chargepoint.modbus.registers import Register, decode, encode
-
-log = logging.getLogger("chargepoint.modbus")
-
 
 Client = AsyncModbusTcpClient | AsyncModbusSerialClient
 
