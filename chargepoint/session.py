@@ -1,8 +1,11 @@
 """One charging session at the premise: plug-in -> bind -> energy request -> schedule ->
 charge -> unplug, as OCPP 2.0.1 messages (design.md section 3, steps 1-11).
 
-The session talks to the central only through a `Transport`; transaction events go into
-the transport's durable, ordered outbox and carry seqNo 0, 1, 2, ... for this transaction.
+The session drives the premise's hardware only through an `Equipment` (simulated, or a
+real meter and EVSE controller): a sample each interval, the limits whenever the profiles
+change, the moment the vehicle is unplugged. It talks to the central only through a
+`Transport`; transaction events go into the transport's durable, ordered outbox and carry
+seqNo 0, 1, 2, ... for this transaction.
 With each event it records a journal of itself, so a restarted agent carries on with the
 same transaction (`ChargingSession.resume`), or closes it if the PEV is gone.
 """
@@ -341,7 +344,7 @@ class ChargingSession:
         self._status_report = asyncio.create_task(report())
 
     async def _stopped_before(self, moment: datetime) -> bool:
-        """Wait until `moment` (clock time); True if a remote stop came first."""
+        """Wait until `moment` (clock time); True if a remote stop or an unplug came first."""
         while not self._stop.is_set() and (left := (moment - self.clock.now()).total_seconds()) > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), left / self.clock.speed)
