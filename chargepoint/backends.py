@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chargepoint.config import ControllerConfig, MeterConfig, StationConfig
-from chargepoint.controller import ControllerStatus
+from chargepoint.controller import ControllerStatus, EvseController
 from chargepoint.controller.modbus import ModbusController
 from chargepoint.hardware import HardwareEquipment
 from chargepoint.meter.base import Eumd, MeterReading
@@ -19,7 +19,7 @@ from shared.clock import Clock
 @dataclass
 class Devices:
     meter: Eumd
-    controller: ModbusController | None  # None: the simulated EVSE is the controller
+    controller: EvseController | None  # None: the simulated EVSE is the controller
     links: list[ModbusLink]
 
     def close(self) -> None:

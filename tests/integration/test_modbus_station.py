@@ -180,6 +180,16 @@ async def test_probe_prints_what_the_meter_and_controller_say(tmp_path):
     assert f"probe: cannot connect to modbus tcp 127.0.0.1:{devices.port} unit 1" in err
 
 
+async def test_probe_reads_a_simulated_station_too(tmp_path):
+    config = tmp_path / "sim.toml"
+    config.write_text('[station]\nid = "CP-1001"\nmax_power_w = 7200\n'
+                      '[meter]\nbackend = "simulated"\n[controller]\nbackend = "simulated"\n')
+    code, out, err = await probe(config)
+    assert code == 0, err
+    assert out.splitlines() == ["meter EUMD-CP-1001 (simulated): import register 0 Wh",
+                                "controller (simulated): the simulated EVSE"]
+
+
 async def test_probe_refuses_a_bad_station_file_with_its_field(tmp_path):
     config = station_file(tmp_path, 1502)
     config.write_text(config.read_text().replace('map = "sdm630"', 'map = "sdm999"'))
