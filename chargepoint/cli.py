@@ -1,4 +1,5 @@
-"""`pev-chargepoint`: run a simulated premise charge point against the central system."""
+"""`pev-chargepoint`: run a premise charge point (simulated, or hardware-backed per a
+station file) against the central system; probe a station's devices."""
 
 from __future__ import annotations
 
@@ -19,10 +20,14 @@ from rich.progress import Progress
 from rich.table import Table
 
 from chargepoint.agent import Agent, Refused
+from chargepoint.backends import hardware_equipment, open_devices, probe
 from chargepoint.backoff import Backoff
-from chargepoint.evse import SimulatedEvse
+from chargepoint.config import ConfigError, StationConfig, load_station_config
+from chargepoint.evse import SimulatedEquipment, SimulatedEvse
 from chargepoint.fleet import Fleet, FleetError, plan_visits, read_registry, summary
+from chargepoint.hardware import HardwareEquipment
 from chargepoint.meter.simulated import SimulatedEumd
+from chargepoint.modbus.link import DeviceError
 from chargepoint.outbox import Outbox
 from chargepoint.pev import SimulatedPev
 from chargepoint.session import ChargingSession, SessionResult
@@ -48,8 +53,13 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="pev-chargepoint", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="connect one station; with --pev, run one session")
-    run.add_argument("--central", required=True, help="e.g. ws://127.0.0.1:9000/ocpp")
-    run.add_argument("--station", required=True, help="station id (the Basic auth user)")
+    run.add_argument("--config", type=Path, metavar="STATION.toml",
+                     help="station file: id, central, limits, meter and EVSE controller "
+                          "backends (see examples/station-modbus.toml)")
+    run.add_argument("--central", help="e.g. ws://127.0.0.1:9000/ocpp (default: the "
+                                       "station file's)")
+    run.add_argument("--station", help="station id, the Basic auth user (default: the "
+                                       "station file's)")
     run.add_argument("--password", default=os.environ.get(PASSWORD_ENV),
                      help=f"station password (default: ${PASSWORD_ENV})")
     run.add_argument("--ca-cert", type=Path,
@@ -78,16 +88,21 @@ def parser() -> argparse.ArgumentParser:
                      help="PEV on-board charger efficiency, AC to battery (default 0.92)")
     run.add_argument("--pev-meter-error", type=float, default=0.0,
                      help="the PEV's running-total error vs the EUMD, e.g. 0.01 (default 0)")
-    run.add_argument("--max-power-w", type=cli_types.positive_int, default=7200,
-                     help="station maximum in W (default 7200)")
+    run.add_argument("--max-power-w", type=cli_types.positive_int,
+                     help="station maximum in W (default: the station file's, else 7200)")
     run.add_argument("--eumd-serial", help="EUMD serial (default: EUMD-<station>)")
-    run.add_argument("--state-dir", type=Path, default=Path(".pev-state"),
-                     help="where the EUMD register is kept across runs")
+    run.add_argument("--state-dir", type=Path,
+                     help="where the outbox and the simulated EUMD register are kept across "
+                          "runs (default: the station file's, else .pev-state)")
     run.add_argument("--speed", type=cli_types.positive, default=1.0,
                      help="clock speed; must match the central's")
     run.add_argument("--backoff-cap-s", type=cli_types.positive, default=60.0,
                      help="longest wait between reconnect attempts, real seconds (default 60)")
     run.add_argument("--log-level", default="INFO")
+
+    probe = commands.add_parser("probe", help="read a station's meter and EVSE controller "
+                                              "once and print what they say")
+    probe.add_argument("--config", type=Path, required=True, metavar="STATION.toml")
 
     fleet = commands.add_parser("fleet", help="many simulated stations in one process")
     fleet.add_argument("--central", required=True, help="e.g. ws://127.0.0.1:9000/ocpp")
@@ -108,6 +123,14 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    try:
+        config = load_station_config(args.config) if getattr(args, "config", None) else None
+    except ConfigError as error:
+        print(f"pev-chargepoint: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    if args.command == "probe":
+        assert config is not None
+        return asyncio.run(run_probe(config))
     if args.command == "fleet":
         logs.setup(args.log_level)
         try:
@@ -117,13 +140,12 @@ def main(argv: list[str] | None = None) -> int:
             return USAGE_ERROR
         except KeyboardInterrupt:
             return 130
-    if not args.password and not args.client_cert:
-        print(f"pev-chargepoint: a password is required (--password or ${PASSWORD_ENV}), or "
-              "a --client-cert for security profile 3", file=sys.stderr)
+    if problem := _settle(args, config):
+        print(f"pev-chargepoint: {problem}", file=sys.stderr)
         return USAGE_ERROR
     logs.setup(args.log_level)
     try:
-        result = asyncio.run(run(args))
+        result = asyncio.run(run(args, config))
     except (Refused, BadTls) as error:
         print(f"pev-chargepoint: {error}", file=sys.stderr)
         return USAGE_ERROR
@@ -133,6 +155,34 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(json.dumps(_summary(result)), flush=True)
     return 0 if result.accepted else 1
+
+
+def _settle(args: argparse.Namespace, config: StationConfig | None) -> str | None:
+    """Fill what the command line left out from the station file; what is still missing."""
+    args.central = args.central or (config.central if config else None)
+    args.station = args.station or (config.station if config else None)
+    args.max_power_w = args.max_power_w or (config.max_power_w if config else 7200)
+    args.state_dir = args.state_dir or (config.state_dir if config else Path(".pev-state"))
+    if not args.central or not args.station:
+        return "--central and --station are required (or a --config file giving them)"
+    if not args.password and not args.client_cert:
+        return (f"a password is required (--password or ${PASSWORD_ENV}), or a --client-cert "
+                "for security profile 3")
+    if config and config.hardware and args.plug_in_at:
+        return "--plug-in-at is for simulated stations: a hardware-backed one waits for " \
+               "its controller to see the vehicle"
+    return None
+
+
+async def run_probe(config: StationConfig) -> int:
+    try:
+        lines = await probe(config)
+    except DeviceError as error:
+        print(f"pev-chargepoint: probe: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    for line in lines:
+        print(line)
+    return 0
 
 
 def next_time(now: datetime, spec: str, zone: ZoneInfo) -> datetime:
@@ -162,12 +212,15 @@ def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
         raise BadTls(f"cannot load the TLS CA, certificate or key: {error}") from None
 
 
-async def run(args: argparse.Namespace) -> SessionResult | None:
+async def run(args: argparse.Namespace,
+              config: StationConfig | None = None) -> SessionResult | None:
     clock = Clock(args.speed)
     tls = _tls(args)
     outbox = Outbox(args.state_dir / f"{args.station}.db")
+    hardware = config if config is not None and config.hardware else None
     agent = Agent(args.central, args.station, args.password or None, clock,
-                  backoff=Backoff(cap_s=args.backoff_cap_s), outbox=outbox, tls=tls)
+                  backoff=Backoff(cap_s=args.backoff_cap_s), outbox=outbox, tls=tls,
+                  model="modbus" if hardware else "simulated")
     journal = outbox.journal("evse/1")
     connection = asyncio.create_task(agent.run())
     if not args.pev and journal is None:
@@ -177,13 +230,35 @@ async def run(args: argparse.Namespace) -> SessionResult | None:
     await asyncio.wait([online, connection], return_when=asyncio.FIRST_COMPLETED)
     if connection.done():
         connection.result()  # raises Refused
-    meter = SimulatedEumd(args.state_dir / f"{args.station}.json",
-                          args.eumd_serial or f"EUMD-{args.station}")
-    evse = SimulatedEvse(meter, args.max_power_w)
+    evse: SimulatedEquipment | HardwareEquipment
+    devices = follower = None
+    if hardware:
+        devices = open_devices(hardware)
+        evse = hardware_equipment(hardware, devices, clock)
+        follower = asyncio.create_task(evse.follow_schedule())
+    else:
+        serial = args.eumd_serial or (config.meter.serial if config else f"EUMD-{args.station}")
+        evse = SimulatedEquipment(SimulatedEvse(
+            SimulatedEumd(args.state_dir / f"{args.station}.json", serial), args.max_power_w))
+    try:
+        return await _charge(args, agent, connection, evse, journal)
+    finally:
+        if follower:
+            follower.cancel()
+        if devices:
+            devices.close()
+
+
+async def _charge(args: argparse.Namespace, agent: Agent, connection: asyncio.Task[None],
+                  evse: SimulatedEquipment | HardwareEquipment,
+                  journal: dict[str, Any] | None) -> SessionResult:
+    clock = agent.clock
     if journal is not None:  # a transaction this station had going when it stopped
         session = ChargingSession.resume(agent, clock, evse, journal)
     else:
-        if args.plug_in_at:
+        if isinstance(evse, HardwareEquipment):
+            await evse.plugged_in()
+        elif args.plug_in_at:
             await clock.sleep_until(next_time(clock.now(), args.plug_in_at, args.timezone))
         pev = SimulatedPev(args.pev, args.vin, args.energy_wh, max_power_w=args.pev_max_w,
                            battery_capacity_wh=int(args.battery_kwh * 1000),

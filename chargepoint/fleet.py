@@ -20,7 +20,7 @@ from typing import Any
 
 from chargepoint.agent import Agent
 from chargepoint.backoff import Backoff
-from chargepoint.evse import SimulatedEvse
+from chargepoint.evse import SimulatedEquipment, SimulatedEvse
 from chargepoint.meter.simulated import SimulatedEumd
 from chargepoint.outbox import Outbox
 from chargepoint.pev import SimulatedPev
@@ -166,9 +166,8 @@ class Fleet:
         meter = SimulatedEumd(self.state_dir / f"{visit.station.id}.json",
                               visit.station.eumd_serial)
         pev = SimulatedPev(visit.pev.id, visit.pev.vin, visit.energy_wh)
-        session = ChargingSession(agent, self.clock,
-                                  SimulatedEvse(meter, visit.station.max_power_w), pev,
-                                  plugged_in + visit.stay)
+        evse = SimulatedEquipment(SimulatedEvse(meter, visit.station.max_power_w))
+        session = ChargingSession(agent, self.clock, evse, pev, plugged_in + visit.stay)
         agent.session = session
         try:
             result = await session.run()

@@ -1,8 +1,11 @@
 """One charging session at the premise: plug-in -> bind -> energy request -> schedule ->
 charge -> unplug, as OCPP 2.0.1 messages (design.md section 3, steps 1-11).
 
-The session talks to the central only through a `Transport`; transaction events go into
-the transport's durable, ordered outbox and carry seqNo 0, 1, 2, ... for this transaction.
+The session drives the premise's hardware only through an `Equipment` (simulated, or a
+real meter and EVSE controller): a sample each interval, the limits whenever the profiles
+change, the moment the vehicle is unplugged. It talks to the central only through a
+`Transport`; transaction events go into the transport's durable, ordered outbox and carry
+seqNo 0, 1, 2, ... for this transaction.
 With each event it records a journal of itself, so a restarted agent carries on with the
 same transaction (`ChargingSession.resume`), or closes it if the PEV is gone.
 """
@@ -18,7 +21,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from chargepoint.evse import SimulatedEvse
+from chargepoint.equipment import Equipment, MeterUnavailable, Sample
 from chargepoint.pev import SimulatedPev
 from shared.clock import Clock
 from shared.ocpp201 import build_meter_value, installed_profile
@@ -28,6 +31,8 @@ from shared.timeutil import parse_timestamp, to_wire
 log = logging.getLogger("chargepoint.session")
 
 METER_INTERVAL = timedelta(seconds=60)
+FAULT_AFTER = 3  # intervals in a row without a meter reading: the connector is Faulted
+READ_RETRY_S = 2.0  # before plug-in's reading is tried again (real seconds)
 
 
 class Transport(Protocol):
@@ -55,9 +60,10 @@ class SessionResult:
 
 
 class ChargingSession:
-    def __init__(self, transport: Transport, clock: Clock, evse: SimulatedEvse,
+    def __init__(self, transport: Transport, clock: Clock, evse: Equipment,
                  pev: SimulatedPev, departure: datetime, evse_id: int = 1) -> None:
         self.transport, self.clock, self.evse, self.pev = transport, clock, evse, pev
+        evse.connect(pev)
         self.departure = departure
         self.evse_id = evse_id
         self.transaction_id = str(uuid.uuid4())
@@ -68,7 +74,12 @@ class ChargingSession:
         self._stopped_at: datetime | None = None
         self._raw_profiles: dict[int, dict[str, Any]] = {}
         self._plugged_in: datetime | None = None
-        self._begin_register = evse.meter.register_wh
+        self._begin_register: int | None = None  # read at plug-in
+        self._last: Sample | None = None  # the last good sample
+        self._failed_reads = 0  # intervals in a row without one
+        self._faulted = False
+        self._status_report: asyncio.Task[None] | None = None  # the latest, sent in order
+        self._unplugged = False
         self._message = ""  # what the central said at binding
         self._authorized = False
         self._resumed = False
@@ -101,7 +112,7 @@ class ChargingSession:
         }
 
     @classmethod
-    def resume(cls, transport: Transport, clock: Clock, evse: SimulatedEvse,
+    def resume(cls, transport: Transport, clock: Clock, evse: Equipment,
                state: dict[str, Any], evse_id: int = 1) -> ChargingSession:
         """The session a killed agent left in its journal. The EVSE was off meanwhile:
         nothing flowed, and the EUMD register carries on from where it was."""
@@ -136,8 +147,8 @@ class ChargingSession:
         except (ValueError, KeyError, IndexError) as error:
             log.warning("unusable charging profile", extra={"error": str(error)})
             return False
-        self._catch_up()  # energy so far flowed under the profiles as they were
         self.profiles.install(installed)
+        self._follow_profiles()
         self._raw_profiles[installed.id] = profile
         self._raw_profiles = {p.id: self._raw_profiles[p.id] for p in self.profiles.installed}
         self.transport.save_journal(self.journal_key, self.journal())
@@ -161,16 +172,15 @@ class ChargingSession:
         return True
 
     def clear_profile(self, profile_id: int) -> bool:
-        self._catch_up()
         cleared = self.profiles.clear(profile_id)
+        self._follow_profiles()
         self._raw_profiles.pop(profile_id, None)
         self.transport.save_journal(self.journal_key, self.journal())
         return cleared
 
-    def _catch_up(self) -> None:
-        now = self.clock.now()
-        if self._metered_until is not None and now > self._metered_until:
-            self._advance_to(now)
+    def _follow_profiles(self) -> None:
+        """From now on the equipment charges under the profiles as they are now."""
+        self.evse.follow(self.profiles.copy(), self.clock.now())
 
     def ev_charging_schedule(self, profile: dict[str, Any]) -> dict[str, Any]:
         """What the PEV plans to draw under a profile: its schedule capped at the PEV max."""
@@ -187,8 +197,10 @@ class ChargingSession:
         if self._resumed:
             return await self._carry_on()
         self._plugged_in = plugged_in = self.clock.now()
+        begin = await self._plug_in_sample(plugged_in)
+        self._begin_register = begin.register_wh
         await self._status("Occupied")
-        await self._event("Started", "CablePluggedIn", plugged_in, "Transaction.Begin",
+        await self._event("Started", "CablePluggedIn", plugged_in, begin, "Transaction.Begin",
                           charging_state="EVConnected", evse={"id": self.evse_id,
                                                               "connector_id": 1})
         # The EUMD reports every minute from plug-in on, whatever the handshake is doing.
@@ -200,11 +212,14 @@ class ChargingSession:
         now = self.clock.now()
         log.info("resuming transaction", extra={"transaction": self.transaction_id,
                                                 "seq_no": self._seq_no})
+        self.evse.follow(self.profiles.copy(), now)
         if now >= self.departure or self._stopped_at is not None:
             assert self._metered_until is not None
+            await self._sample(self._metered_until)  # the register as the PEV left it
             ended = await self._end(self._metered_until, "AbnormalCondition", "PowerLoss")
             return self._result(ended)
         self._metered_until = now  # the EVSE was off: nothing flowed while we were down
+        await self._sample(now)
         metering = asyncio.create_task(self._meter_until_departure())
         if self._authorized:
             await metering
@@ -239,14 +254,17 @@ class ChargingSession:
         return await self._finish()
 
     async def _finish(self) -> SessionResult:
-        if self._stopped_at is not None:
+        if self._stopped_at is not None and not self._unplugged:
             ended = await self._end(self._stopped_at, "RemoteStop", "Remote")
         else:
-            ended = await self._end(self.departure, "EVDeparted", "EVDisconnected")
+            ended = await self._end(self._stopped_at or self.departure, "EVDeparted",
+                                    "EVDisconnected")
         return self._result(ended)
 
     def _result(self, ended: dict[str, Any]) -> SessionResult:
-        energy = self.evse.meter.register_wh - self._begin_register
+        assert self._begin_register is not None
+        energy = (self._last.register_wh if self._last else self._begin_register) \
+            - self._begin_register
         log.info("session ended", extra={"transaction": self.transaction_id,
                                          "energy_wh": energy, "total_cost": _cost(ended),
                                          "state_of_charge": round(self.pev.state_of_charge, 3)})
@@ -254,46 +272,99 @@ class ChargingSession:
 
     async def _meter_until_departure(self) -> None:
         assert self._metered_until is not None
-        tick = self._metered_until.replace(second=0, microsecond=0) + METER_INTERVAL
-        while tick < self.departure:
-            if await self._stopped_before(tick):
-                break
-            self._advance_to(tick)
-            await self._event("Updated", "MeterValuePeriodic", tick,
-                              "Sample.Periodic", charging_state=self._charging_state(tick),
-                              power_w=self.evse.power_w(self.pev, self.profiles, tick))
-            tick += METER_INTERVAL
-        if self._stopped_at is not None or await self._stopped_before(self.departure):
-            assert self._stopped_at is not None
-            self._advance_to(self._stopped_at)
-        else:
-            self._advance_to(self.departure)
+        watch = asyncio.create_task(self._watch_unplug())
+        try:
+            tick = self._metered_until.replace(second=0, microsecond=0) + METER_INTERVAL
+            while tick < self.departure:
+                if await self._stopped_before(tick):
+                    break
+                sample = await self._sample(tick)
+                self._metered_until = tick
+                state = sample or self._last
+                await self._event("Updated", "MeterValuePeriodic", tick, sample,
+                                  "Sample.Periodic", charging_state=state.charging_state
+                                  if state else "EVConnected")
+                tick += METER_INTERVAL
+            stopped = self._stopped_at is not None or await self._stopped_before(self.departure)
+            end = self._stopped_at if stopped and self._stopped_at else self.departure
+            await self._sample(end)
+            self._metered_until = end
+        finally:
+            watch.cancel()
+
+    async def _watch_unplug(self) -> None:
+        """The vehicle unplugged before its departure: the session stops there."""
+        at = await self.evse.unplugged()
+        if not self._stop.is_set():
+            log.info("vehicle unplugged", extra={"transaction": self.transaction_id,
+                                                 "at": to_wire(at)})
+            self._unplugged = True
+            self._stopped_at = at
+            self._stop.set()
+
+    async def _plug_in_sample(self, at: datetime) -> Sample:
+        """The register at plug-in: a transaction cannot begin without it."""
+        while (sample := await self._sample(at)) is None:
+            await asyncio.sleep(READ_RETRY_S)
+            at = self.clock.now()
+        return sample
+
+    async def _sample(self, at: datetime) -> Sample | None:
+        """The equipment's sample at `at`, or None when the meter gave no good reading:
+        the interval is then reported without one (the next good reading carries the
+        energy). Repeated failures make the connector Faulted, until a reading is good."""
+        try:
+            sample = await self.evse.sample(at)
+        except MeterUnavailable as error:
+            self._failed_reads += 1
+            log.warning("interval without a meter reading", extra={
+                "transaction": self.transaction_id, "at": to_wire(at),
+                "intervals_failed": self._failed_reads, "error": str(error)})
+            if self._failed_reads >= FAULT_AFTER and not self._faulted:
+                self._faulted = True
+                self._report_status("Faulted")
+            return None
+        self._failed_reads = 0
+        if self._faulted:
+            self._faulted = False
+            self._report_status("Occupied")
+        self._last = sample
+        return sample
+
+    def _report_status(self, status: str) -> None:
+        """Send a StatusNotification without holding up metering; reports go in order."""
+        previous = self._status_report
+
+        async def report() -> None:
+            if previous is not None:
+                await previous
+            log.info("connector status", extra={"status": status})
+            await self._status(status)
+
+        self._status_report = asyncio.create_task(report())
 
     async def _stopped_before(self, moment: datetime) -> bool:
-        """Wait until `moment` (clock time); True if a remote stop came first."""
+        """Wait until `moment` (clock time); True if a remote stop or an unplug came first."""
         while not self._stop.is_set() and (left := (moment - self.clock.now()).total_seconds()) > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), left / self.clock.speed)
         return self._stop.is_set()
 
-    def _advance_to(self, moment: datetime) -> None:
-        assert self._metered_until is not None
-        self.evse.advance(self.pev, self.profiles, self._metered_until, moment)
-        self._metered_until = moment
-
     async def _end(self, at: datetime, trigger: str, reason: str,
                    **extra: Any) -> dict[str, Any]:
         self._ended = True
-        done = await self._event("Ended", trigger, at, "Transaction.End",
+        done = await self._event("Ended", trigger, at, self._last, "Transaction.End",
                                  charging_state="Idle", stopped_reason=reason, **extra)
+        if self._status_report is not None:
+            await self._status_report
         await self._status("Available")
         answer = await done
         self.transport.forget_journal(self.journal_key)  # the central has it all now
         return answer
 
     async def _event(self, event_type: str, trigger: str, at: datetime,
-                     context: str | None = None, *, charging_state: str,
-                     stopped_reason: str | None = None, power_w: int | None = None,
+                     sample: Sample | None = None, context: str | None = None, *,
+                     charging_state: str, stopped_reason: str | None = None,
                      **extra: Any) -> asyncio.Future[dict[str, Any]]:
         """Queue one TransactionEvent; the future resolves with the central's answer."""
         info: dict[str, Any] = {"transaction_id": self.transaction_id,
@@ -303,10 +374,11 @@ class ChargingSession:
         payload: dict[str, Any] = {
             "event_type": event_type, "timestamp": to_wire(at), "trigger_reason": trigger,
             "seq_no": self._seq_no, "transaction_info": info, **extra}
-        if context:
+        if context and sample:
             payload["meter_value"] = [build_meter_value(
-                at, context, self.evse.meter.register_wh, power_w,
-                self.pev.running_total_wh if context != "Transaction.Begin" else None)]
+                sample.at, context, sample.register_wh,
+                sample.power_w if context == "Sample.Periodic" else None,
+                sample.ev_total_wh if context != "Transaction.Begin" else None)]
         if not self.transport.online:
             payload["offline"] = True
         self._seq_no += 1
@@ -317,11 +389,6 @@ class ChargingSession:
         await self.transport.request("StatusNotification", timestamp=to_wire(self.clock.now()),
                                      connector_status=status, evse_id=self.evse_id,
                                      connector_id=1)
-
-    def _charging_state(self, at: datetime) -> str:
-        if self.evse.power_w(self.pev, self.profiles, at) > 0:
-            return "Charging"
-        return "SuspendedEV" if self.pev.full else "SuspendedEVSE"
 
     def _id_token(self) -> dict[str, Any]:
         token: dict[str, Any] = {"id_token": self.pev.pev_id, "type": "Central"}

@@ -40,3 +40,4 @@ def setup(level: str = "INFO") -> None:
     # so keep it quiet: our own code logs what matters, with ids only.
     logging.getLogger("ocpp").setLevel(logging.CRITICAL)
     logging.getLogger("websockets").setLevel(logging.WARNING)
+    logging.getLogger("pymodbus").setLevel(logging.WARNING)  # its frame dumps, too

@@ -42,6 +42,12 @@ class ProfileStack:
     def installed(self) -> list[InstalledProfile]:
         return list(self._profiles.values())
 
+    def copy(self) -> ProfileStack:
+        """A snapshot: later installs and clears here do not change it."""
+        snapshot = ProfileStack()
+        snapshot._profiles = dict(self._profiles)
+        return snapshot
+
     def clear(self, profile_id: int) -> bool:
         return self._profiles.pop(profile_id, None) is not None
 

@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+from chargepoint.meter.base import MeterReading
+
 
 class SimulatedEumd:
     def __init__(self, state_path: Path, serial: str) -> None:
@@ -22,6 +24,9 @@ class SimulatedEumd:
     @property
     def register_wh(self) -> int:
         return self._register_mwh // 1000
+
+    async def read(self) -> MeterReading:
+        return MeterReading(float(self.register_wh))
 
     def add(self, energy_wh: float) -> None:
         if energy_wh < 0:

@@ -11,6 +11,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,12 +53,14 @@ class Central:
 @asynccontextmanager
 async def running_central(directory: Path, port: int = 0, speed: float = SPEED,
                           registry: Registry | None = None,
-                          tls: ssl.SSLContext | None = None) -> AsyncIterator[Central]:
-    """The central system in this event loop, its clock at 20:00 on a winter evening."""
+                          tls: ssl.SSLContext | None = None,
+                          start: datetime | None = None) -> AsyncIterator[Central]:
+    """The central system in this event loop, its clock at `start` (default EVENING,
+    20:00 on a winter evening)."""
     db = directory / "central.db"
     store = await SqliteStore.open(db)
     await store.import_registry(registry or example_registry())
-    clock = Clock(speed, start=EVENING)
+    clock = Clock(speed, start=start or EVENING)
     router = CommandRouter()
     services = CentralServices(store, clock, bus=router.bus)
     server = await OcppServer(services, router).serve("127.0.0.1", port, tls)
