@@ -13,15 +13,9 @@ import logging
 import time
 from typing import Any
 
-from ocpp.charge_point import (
-    _raise_key_error,
-    camel_to_snake_case,
-    remove_nones,
-    serialize_as_dict,
-    snake_to_camel_case,
-)
+from ocpp.charge_point import _raise_key_error, remove_nones, serialize_as_dict
 from ocpp.exceptions import FormatViolationError, InternalError, OCPPError
-from ocpp.messages import Call, MessageType, unpack, validate_payload
+from ocpp.messages import Call, MessageType, unpack
 from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
@@ -33,10 +27,12 @@ from central.ratelimit import RateLimit, TokenBucket
 from central.registry import Identifier
 from central.services import AuthorizationResult, CentralServices, TxEvent
 from central.store.sqlite import StorageUnavailable
+from shared.casing import to_camel, to_snake
 from shared.ocpp201 import parse_meter_values
 from shared.ocpp_rpc import rejection
 from shared.timeutil import InvalidTimestamp, parse_timestamp, to_wire
 from shared.units import ac_power_w
+from shared.validation import validate
 
 log = logging.getLogger("central.station")
 
@@ -104,16 +100,18 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
     async def _handle_call(self, msg: Call) -> None:
         """The ocpp package's call handling, but for what its catch-all gets wrong.
 
-        A store that cannot keep a message gets it no answer at all and the link closed:
-        a CALLERROR would make the station drop a TransactionEvent after MessageAttempts
-        (OCPP E13), while a closed link makes it queue and replay. A failing handler is
-        logged without the frame, which may carry an idToken.
+        Validation and key conversion take the fast path (shared.validation, casing) to
+        the package's own verdicts. A store that cannot keep a message gets it no answer
+        at all and the link closed: a CALLERROR would make the station drop a
+        TransactionEvent after MessageAttempts (OCPP E13), while a closed link makes it
+        queue and replay. A failing handler is logged without the frame, which may carry
+        an idToken.
         """
         handlers = self.route_map.get(msg.action, {})
         if "_on_action" not in handlers:
             _raise_key_error(msg.action, self._ocpp_version)
-        await validate_payload(msg, self._ocpp_version)
-        payload = camel_to_snake_case(msg.payload)
+        validate(msg)
+        payload = to_snake(msg.payload)
         try:
             response = handlers["_on_action"](**payload)
             if inspect.isawaitable(response):
@@ -132,9 +130,8 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
                                                    "error": type(error).__name__})
             raise InternalError(description="the central system failed on this request "
                                             "and kept nothing of it") from None
-        reply = msg.create_call_result(snake_to_camel_case(
-            remove_nones(serialize_as_dict(response))))
-        await validate_payload(reply, self._ocpp_version)
+        reply = msg.create_call_result(to_camel(remove_nones(serialize_as_dict(response))))
+        validate(reply)
         await self._send(reply.to_json())
         after_action = handlers.get("_after_action")
         if after_action is not None:

@@ -1,0 +1,38 @@
+"""camelCase <-> snake_case for OCPP payloads, as the `ocpp` package converts them, with
+each key converted once: the package runs several regular expressions per key per
+message (a quarter of a server's time); the set of keys OCPP uses is small."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from ocpp.charge_point import camel_to_snake_case, snake_to_camel_case
+
+KEYS_REMEMBERED = 4096  # bounded: free-form data (customData, DataTransfer) has any keys
+
+
+@lru_cache(maxsize=KEYS_REMEMBERED)
+def _snake_key(key: str) -> str:
+    return str(next(iter(camel_to_snake_case({key: None}))))
+
+
+@lru_cache(maxsize=KEYS_REMEMBERED)
+def _camel_key(key: str) -> str:
+    return str(next(iter(snake_to_camel_case({key: None}))))
+
+
+def to_snake(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {_snake_key(key): to_snake(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [to_snake(value) for value in data]
+    return data
+
+
+def to_camel(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {_camel_key(key): to_camel(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [to_camel(value) for value in data]
+    return data

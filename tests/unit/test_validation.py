@@ -1,0 +1,131 @@
+"""The fast validator (jsonschema-rs) agrees with the `ocpp` package's (jsonschema) on a
+corpus of valid and invalid messages, and the CALLERRORs are the package's own."""
+
+import copy
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ocpp.exceptions import OCPPError
+from ocpp.messages import Call, CallResult, _validate_payload, get_validator
+
+from shared.validation import _compiled, validate
+
+AT = "2026-11-23T04:00:00Z"
+SAMPLE = {"value": 1000, "context": "Sample.Periodic", "measurand":
+          "Energy.Active.Import.Register", "location": "Outlet", "unitOfMeasure": {"unit": "Wh"}}
+VALID = [
+    (2, "BootNotification", {"chargingStation": {"model": "m", "vendorName": "v"},
+                             "reason": "PowerUp"}),
+    (2, "Heartbeat", {}),
+    (2, "StatusNotification", {"timestamp": AT, "connectorStatus": "Occupied", "evseId": 1,
+                               "connectorId": 1}),
+    (2, "Authorize", {"idToken": {"idToken": "PEV-0001", "type": "Central",
+                                  "additionalInfo": [{"additionalIdToken": "5YJ3E1EA7KF0",
+                                                      "type": "VIN"}]}}),
+    (2, "TransactionEvent", {
+        "eventType": "Started", "timestamp": AT, "triggerReason": "CablePluggedIn",
+        "seqNo": 0, "offline": False, "transactionInfo": {"transactionId": "tx-1",
+                                                          "chargingState": "EVConnected"},
+        "evse": {"id": 1, "connectorId": 1},
+        "idToken": {"idToken": "PEV-0001", "type": "Central"},
+        "meterValue": [{"timestamp": AT, "sampledValue": [SAMPLE]}]}),
+    (2, "NotifyEVChargingNeeds", {"evseId": 1, "chargingNeeds": {
+        "requestedEnergyTransfer": "AC_single_phase", "departureTime": AT,
+        "acChargingParameters": {"energyAmount": 20000, "evMinCurrent": 6,
+                                 "evMaxCurrent": 32, "evMaxVoltage": 230}}}),
+    (3, "TransactionEvent", {"totalCost": 1.55, "idTokenInfo": {
+        "status": "Accepted", "personalMessage": {"format": "UTF8", "content": "hi"}}}),
+    (3, "BootNotification", {"currentTime": AT, "interval": 300, "status": "Accepted"}),
+    (3, "NotifyEVChargingNeeds", {"status": "Accepted", "customData": {
+        "vendorId": "pev-grid", "energyAvailableWh": 12000}}),
+]
+ODD_VALUES = [None, "", "x" * 600, -1, 1.5, True, [], {}, "2026-11-23", 2**40]
+
+
+def paths(value, prefix=()):
+    """Every key path and list index inside a payload."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield (*prefix, key)
+            yield from paths(inner, (*prefix, key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield (*prefix, index)
+            yield from paths(inner, (*prefix, index))
+
+
+def mutations(payload):
+    """Each field removed, replaced by odd values, and an unknown field added."""
+    for path in paths(payload):
+        *parent_path, last = path
+        for replacement in [*ODD_VALUES, "remove"]:
+            mutated = copy.deepcopy(payload)
+            parent = mutated
+            for step in parent_path:
+                parent = parent[step]
+            if replacement == "remove":
+                del parent[last]
+            else:
+                parent[last] = replacement
+            yield mutated
+    yield {**payload, "unknownField": 1}
+
+
+def message(kind, action, payload):
+    return Call("m1", action, payload) if kind == 2 else CallResult("m1", payload, action)
+
+
+def package_error(kind, action, payload):
+    try:
+        _validate_payload(message(kind, action, payload), "2.0.1")
+    except OCPPError as error:
+        return type(error), error.code
+    return None
+
+
+def our_error(kind, action, payload):
+    try:
+        validate(message(kind, action, payload))
+    except OCPPError as error:
+        return type(error), error.code
+    return None
+
+
+CORPUS = [(kind, action, mutated) for kind, action, payload in VALID
+          for mutated in [payload, *mutations(payload)]]
+
+
+def test_the_corpus_has_both_valid_and_invalid_messages():
+    verdicts = [package_error(*entry) is None for entry in CORPUS]
+    assert len(CORPUS) > 500 and sum(verdicts) > 50 and verdicts.count(False) > 400
+
+
+@pytest.mark.parametrize(("kind", "action", "payload"), CORPUS,
+                         ids=lambda value: json.dumps(value)[:40] if isinstance(value, dict)
+                         else str(value))
+def test_both_validators_agree_and_the_callerror_is_the_packages(kind, action, payload):
+    reference = get_validator(kind, action, "2.0.1")
+    assert _compiled(kind, action).is_valid(payload) == reference.is_valid(payload)
+    assert our_error(kind, action, payload) == package_error(kind, action, payload)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+    | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner,
+                                                                max_size=3), max_leaves=10)
+
+
+@settings(max_examples=300)
+@given(entry=st.sampled_from(VALID), key=st.text(max_size=20), value=json_values)
+def test_random_fields_get_the_same_verdict(entry, key, value):
+    kind, action, payload = entry
+    for candidate in ({**payload, key: value}, {key: value}, value):
+        reference = get_validator(kind, action, "2.0.1")
+        assert _compiled(kind, action).is_valid(candidate) == reference.is_valid(candidate)
+
+
+def test_an_action_without_a_schema_is_the_packages_not_implemented():
+    assert our_error(2, "FlyToTheMoon", {}) == package_error(2, "FlyToTheMoon", {})
