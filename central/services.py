@@ -166,11 +166,8 @@ class CentralServices:
                 total_cost = session.cost_total if session.cost_total is not None \
                     else Decimal("0.00")
             await self._running_cost(session, event.samples)
-            seq_nos = sorted({*await self.store.event_seq_nos(event.station_id,
-                                                              event.transaction_id),
-                              event.seq_no})
             session.complete = (session.started_at is not None and session.ended_at is not None
-                                and seq_nos == list(range(len(seq_nos))))
+                                and await self._contiguous(event))
             await self.store.save_session(session)
             reply = TxReply(authorization, total_cost)
             await self.store.add_event(event.station_id, event.transaction_id, event.seq_no,
@@ -178,6 +175,12 @@ class CentralServices:
                                        event.offline, reply.to_json())
         self._publish_transaction(session, event)
         return reply
+
+    async def _contiguous(self, event: TxEvent) -> bool:
+        """This event and those stored before it run seqNo 0, 1, 2, ... without a gap."""
+        seq_nos = {*await self.store.event_seq_nos(event.station_id, event.transaction_id),
+                   event.seq_no}
+        return seq_nos == set(range(len(seq_nos)))
 
     async def incomplete(self, station_id: str, transaction_id: str) -> bool:
         session = await self.store.session(station_id, transaction_id)

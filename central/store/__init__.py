@@ -1,4 +1,4 @@
-"""Persistence behind one interface; SQLite (aiosqlite) is the default backend."""
+"""Persistence behind one interface; SQLite (WAL, group commit) is the backend."""
 
 from central.store.sqlite import SqliteStore
 
