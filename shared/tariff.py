@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -114,15 +115,20 @@ class Tariff:
 
     def _boundaries(self, start: datetime, end: datetime) -> Iterator[datetime]:
         """Every local period start (and midnight) around the span, as UTC instants."""
-        first = start.astimezone(self.timezone).date() - timedelta(days=1)
+        day = start.astimezone(self.timezone).date() - timedelta(days=1)
         last = end.astimezone(self.timezone).date() + timedelta(days=1)
-        starts = sorted({p.start_minute for s in self.seasons for p in s.periods} | {0})
-        day = first
         while day <= last:
-            for minute in starts:
-                wall = datetime.combine(day, time(minute // 60, minute % 60), self.timezone)
-                yield wall.astimezone(UTC)
+            yield from _period_starts(self, day)
             day += timedelta(days=1)
+
+
+@lru_cache(maxsize=4096)
+def _period_starts(tariff: Tariff, day: date) -> tuple[datetime, ...]:
+    """A local day's period starts (and midnight) as UTC instants: worked out once per
+    tariff and day, as every metered minute is rated with them."""
+    minutes = sorted({p.start_minute for s in tariff.seasons for p in s.periods} | {0})
+    return tuple(datetime.combine(day, time(m // 60, m % 60), tariff.timezone).astimezone(UTC)
+                 for m in minutes)
 
 
 def split_energy(segments: Sequence[Segment], wh: int) -> list[int]:
