@@ -31,7 +31,7 @@ from central.server import OcppServer
 from central.services import CentralServices
 from central.store import SqliteStore
 from central.store.sqlite import NotFound
-from shared import cli_types, logs
+from shared import cli_types, eventloop, logs
 from shared.clock import Clock
 from shared.timeutil import to_wire
 
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         "serve": serve, "registry": registry, "sessions": sessions, "statement": statement,
         "dr": dr, "dashboard": dashboard}
     try:
-        return asyncio.run(action[args.command](args))
+        return eventloop.run(action[args.command](args))
     except (UsageError, RegistryError, NotFound, statements.BadMonth,
             demand.BadEvent) as error:
         print(f"pev-central: {error}", file=sys.stderr)

@@ -10,10 +10,11 @@ import secrets
 _N, _R, _P = 2**14, 8, 1
 
 
-def hash_password(password: str) -> str:
+def hash_password(password: str, cost: int = _N) -> str:
+    """`cost` is scrypt's N; lower it only for throw-away data (benchmarks)."""
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P)
-    return f"scrypt${_N}${_R}${_P}${_b64(salt)}${_b64(digest)}"
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=cost, r=_R, p=_P)
+    return f"scrypt${cost}${_R}${_P}${_b64(salt)}${_b64(digest)}"
 
 
 def verify_password(password: str, stored: str) -> bool:

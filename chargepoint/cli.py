@@ -32,7 +32,7 @@ from chargepoint.outbox import Outbox
 from chargepoint.pev import SimulatedPev
 from chargepoint.session import ChargingSession, SessionResult
 from chargepoint.tls import client_context
-from shared import cli_types, logs
+from shared import cli_types, eventloop, logs
 from shared.clock import Clock
 from shared.timeutil import parse_timestamp
 
@@ -130,11 +130,11 @@ def main(argv: list[str] | None = None) -> int:
         return USAGE_ERROR
     if args.command == "probe":
         assert config is not None
-        return asyncio.run(run_probe(config))
+        return eventloop.run(run_probe(config))
     if args.command == "fleet":
         logs.setup(args.log_level)
         try:
-            return asyncio.run(run_fleet(args))
+            return eventloop.run(run_fleet(args))
         except (FleetError, Refused) as error:
             print(f"pev-chargepoint: {error}", file=sys.stderr)
             return USAGE_ERROR
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         return USAGE_ERROR
     logs.setup(args.log_level)
     try:
-        result = asyncio.run(run(args, config))
+        result = eventloop.run(run(args, config))
     except (Refused, BadTls) as error:
         print(f"pev-chargepoint: {error}", file=sys.stderr)
         return USAGE_ERROR
