@@ -108,14 +108,16 @@ async def round_trip(link: ClientConnection, frame: tuple[str, str], tally: Tall
         tally.errors += 1
 
 
-async def connect(url: str, station: Station, password: str) -> ClientConnection:
+async def connect(url: str, station: Station, password: str,
+                  compression: bool) -> ClientConnection:
     credentials = base64.b64encode(f"{station.id}:{password}".encode()).decode()
     for attempt in range(20):
         try:
             return await websockets.connect(
                 f"{url}/{station.id}", subprotocols=[websockets.Subprotocol(SUBPROTOCOL)],
                 additional_headers={"Authorization": f"Basic {credentials}"},
-                open_timeout=60, ping_interval=None, max_size=2**20)
+                open_timeout=60, ping_interval=None, max_size=2**20,
+                compression="deflate" if compression else None)
         except (OSError, TimeoutError, websockets.InvalidStatus):
             await asyncio.sleep(0.2 * (attempt + 1))
     raise RuntimeError(f"{station.id} could not connect")
@@ -123,9 +125,10 @@ async def connect(url: str, station: Station, password: str) -> ClientConnection
 
 async def run_station(url: str, station: Station, password: str, tally: Tally,
                       connected: asyncio.Event, go: asyncio.Event, stop_at: list[float],
-                      interval_s: float | None, mode: str, phase: float) -> None:
+                      interval_s: float | None, mode: str, phase: float,
+                      compression: bool) -> None:
     """`phase` (0..1) spreads the stations' sends evenly over each interval."""
-    link = await connect(url, station, password)
+    link = await connect(url, station, password, compression)
     tally.connected += 1
     connected.set()
     try:
@@ -167,7 +170,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     for n, (station, event) in enumerate(zip(stations, connected_events, strict=True)):
         tasks.append(asyncio.create_task(run_station(
             args.url, station, args.password, tally, event, go, stop_at, interval, args.mode,
-            n / len(stations))))
+            n / len(stations), not args.no_compression)))
         if n % 100 == 99:
             await asyncio.sleep(0)  # let the handshakes progress
     await asyncio.wait_for(asyncio.gather(*(e.wait() for e in connected_events)),
@@ -209,6 +212,8 @@ def main() -> None:
     parser.add_argument("--warmup-s", type=float, default=3)
     parser.add_argument("--duration-s", type=float, default=10)
     parser.add_argument("--connect-timeout-s", type=float, default=300)
+    parser.add_argument("--no-compression", action="store_true",
+                        help="offer no RFC 7692 compression (many embedded chargers don't)")
     parser.add_argument("--hold", action="store_true",
                         help="after connecting, wait for a line on stdin")
     args = parser.parse_args()

@@ -8,12 +8,13 @@ response is sent): awaiting `call()` inside a handler would deadlock the read lo
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import logging
 import time
 from typing import Any
 
-from ocpp.charge_point import _raise_key_error, remove_nones, serialize_as_dict
+from ocpp.charge_point import _raise_key_error, remove_nones
 from ocpp.exceptions import FormatViolationError, InternalError, OCPPError
 from ocpp.messages import Call, MessageType, unpack
 from ocpp.routing import after, on
@@ -130,7 +131,10 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
                                                    "error": type(error).__name__})
             raise InternalError(description="the central system failed on this request "
                                             "and kept nothing of it") from None
-        reply = msg.create_call_result(to_camel(remove_nones(serialize_as_dict(response))))
+        # Shallow: these handlers' results hold plain dicts, never nested dataclasses, so
+        # the package's deep serialize_as_dict (~12 us) is not needed.
+        fields_ = {f.name: getattr(response, f.name) for f in dataclasses.fields(response)}
+        reply = msg.create_call_result(to_camel(remove_nones(fields_)))
         validate(reply)
         await self._send(reply.to_json())
         after_action = handlers.get("_after_action")

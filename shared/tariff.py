@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -118,16 +118,19 @@ class Tariff:
         day = start.astimezone(self.timezone).date() - timedelta(days=1)
         last = end.astimezone(self.timezone).date() + timedelta(days=1)
         while day <= last:
-            yield from _period_starts(self, day)
+            yield from _period_starts(self.timezone, self._start_minutes, day)
             day += timedelta(days=1)
+
+    @cached_property
+    def _start_minutes(self) -> tuple[int, ...]:
+        return tuple(sorted({p.start_minute for s in self.seasons for p in s.periods} | {0}))
 
 
 @lru_cache(maxsize=4096)
-def _period_starts(tariff: Tariff, day: date) -> tuple[datetime, ...]:
+def _period_starts(zone: ZoneInfo, minutes: tuple[int, ...], day: date) -> tuple[datetime, ...]:
     """A local day's period starts (and midnight) as UTC instants: worked out once per
-    tariff and day, as every metered minute is rated with them."""
-    minutes = sorted({p.start_minute for s in tariff.seasons for p in s.periods} | {0})
-    return tuple(datetime.combine(day, time(m // 60, m % 60), tariff.timezone).astimezone(UTC)
+    zone, periods and day, as every metered minute is rated with them."""
+    return tuple(datetime.combine(day, time(m // 60, m % 60), zone).astimezone(UTC)
                  for m in minutes)
 
 

@@ -28,8 +28,9 @@ def to_wire(moment: datetime) -> str:
 
 
 def to_storage(moment: datetime) -> str:
-    """Fixed-width UTC text, so stored timestamps sort as text."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Fixed-width UTC text (YYYY-MM-DDTHH:MM:SS.ffffffZ), so stored timestamps sort as
+    text. (isoformat: strftime is several times slower, and this runs for every reading.)"""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def require_utc(moment: datetime) -> datetime:

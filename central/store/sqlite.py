@@ -95,6 +95,7 @@ CREATE INDEX IF NOT EXISTS meter_readings_session ON meter_readings (session_id,
 
 
 _in_unit: ContextVar[bool] = ContextVar("in_unit", default=False)
+LIVE_SESSIONS_KEPT = 50_000
 
 
 class NotFound(LookupError):
@@ -128,6 +129,11 @@ class SqliteStore:
         self._reader = reader
         self._lock = asyncio.Lock()  # one unit or commit on the writer at a time
         self._batch: asyncio.Future[None] | None = None  # the open transaction's commit
+        # Live sessions as the units saved them, so an event need not decode its session
+        # again. Whatever a unit or a commit that failed touched is forgotten.
+        self._live: dict[tuple[str, str], Session] = {}
+        self._unit_touched: set[tuple[str, str]] = set()
+        self._batch_touched: set[tuple[str, str]] = set()
         self._tariffs: dict[str, Tariff] = {}  # parsed once; cleared when tariffs change
 
     @classmethod
@@ -158,17 +164,20 @@ class SqliteStore:
                     raise StorageUnavailable(str(error)) from error
             self._db.execute("SAVEPOINT unit")
             token = _in_unit.set(True)
+            self._unit_touched = set()
             try:
                 yield
             except BaseException as error:
                 self._db.execute("ROLLBACK TO unit")
                 self._db.execute("RELEASE unit")
+                self._forget(self._unit_touched)
                 if isinstance(error, STORAGE_FAILURES):
                     raise StorageUnavailable(str(error)) from error
                 raise
             finally:
                 _in_unit.reset(token)
             self._db.execute("RELEASE unit")
+            self._batch_touched |= self._unit_touched
             if self._batch is None:
                 self._batch = asyncio.get_running_loop().create_future()
                 asyncio.create_task(self._commit())  # noqa: RUF006  (the batch holds it)
@@ -181,9 +190,11 @@ class SqliteStore:
 
     async def _commit_batch(self) -> None:
         batch, self._batch = self._batch, None
+        touched, self._batch_touched = self._batch_touched, set()
         try:
             await asyncio.to_thread(self._db.execute, "COMMIT")
         except STORAGE_FAILURES as error:
+            self._forget(touched)
             if self._db.in_transaction:
                 await asyncio.to_thread(self._db.execute, "ROLLBACK")
             if batch is not None:
@@ -191,6 +202,10 @@ class SqliteStore:
         else:
             if batch is not None:
                 batch.set_result(None)
+
+    def _forget(self, keys: Iterable[tuple[str, str]]) -> None:
+        for key in keys:
+            self._live.pop(key, None)
 
     def _write(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
         assert _in_unit.get(), "writes go inside store.unit()"
@@ -411,9 +426,30 @@ class SqliteStore:
         return [row[0] for row in rows]
 
     async def session(self, station_id: str, transaction_id: str) -> Session | None:
+        """In a unit, a live session comes from the cache of what units saved (it is read
+        for every meter value); outside, from the committed database."""
+        key = (station_id, transaction_id)
+        if _in_unit.get() and key in self._live:
+            self._unit_touched.add(key)
+            return self._live[key]
         row = await self._one("SELECT id, data FROM sessions WHERE station_id = ? AND "
                               "transaction_id = ?", station_id, transaction_id)
-        return _session(row) if row else None
+        session = _session(row) if row else None
+        if session is not None and _in_unit.get():
+            self._remember(session)
+        return session
+
+    def _remember(self, session: Session) -> None:
+        """Keep a live session (as this unit has it) for the next event; not an ended one."""
+        key = (session.station_id, session.transaction_id)
+        self._unit_touched.add(key)
+        if session.status != "active":
+            self._live.pop(key, None)
+            return
+        self._live.pop(key, None)
+        self._live[key] = session  # last in the order: the first is the longest unused
+        if len(self._live) > LIVE_SESSIONS_KEPT:
+            del self._live[next(iter(self._live))]
 
     async def previous_end_register(self, station_id: str, before: datetime) -> int | None:
         """The end register of the station's last session that started before `before`."""
@@ -460,6 +496,7 @@ class SqliteStore:
             self._write(
                 "UPDATE sessions SET data = ?, status = ?, payer_account = ?, started_at = ? "
                 "WHERE id = ?", (data, session.status, session.payer_account, started, session.id))
+        self._remember(session)
         return session
 
     async def add_readings(self, session_id: int, seq_no: int,
