@@ -22,7 +22,7 @@ from chargepoint.agent import Agent
 from chargepoint.backoff import Backoff
 from chargepoint.evse import SimulatedEquipment, SimulatedEvse
 from chargepoint.meter.simulated import SimulatedEumd
-from chargepoint.outbox import Outbox
+from chargepoint.outbox import Outbox, open_db
 from chargepoint.pev import SimulatedPev
 from chargepoint.session import ChargingSession, SessionResult
 from shared.clock import Clock
@@ -131,9 +131,12 @@ class Fleet:
     async def run(self, visits: list[Visit], on_connected: Callable[[], None] = lambda: None,
                   on_done: Callable[[Outcome], None] = lambda _: None) -> list[Outcome]:
         """Connect every station, then run every visit; returns their outcomes."""
+        # One outbox file for the fleet: a file per station would hold three open files
+        # each, past the limit of open files at a few thousand stations.
+        shared = open_db(self.state_dir / "outbox.db")
         agents = [Agent(self.central_url, v.station.id, v.station.password, self.clock,
                         backoff=Backoff(cap_s=self.backoff_cap_s), sync_clock=i == 0,
-                        outbox=Outbox(self.state_dir / f"{v.station.id}.db"))
+                        outbox=Outbox(shared=shared, queue=v.station.id))
                   for i, v in enumerate(visits)]
         links = [asyncio.create_task(agent.run()) for agent in agents]
         try:
