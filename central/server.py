@@ -29,10 +29,13 @@ log = logging.getLogger("central.server")
 
 PATH_PREFIX = "/ocpp/"
 MAX_FRAME_BYTES = 64 * 1024
-# OCPP-J 2.0.1 3.3: a CSMS must offer RFC 7692 compression. OCPP messages are a few
-# hundred bytes, so 512-byte windows compress them about as well as websockets' default
-# 4 KiB ones, for a fraction of the zlib state each idle connection holds.
-COMPRESSION = ServerPerMessageDeflateFactory(server_max_window_bits=9,
+# OCPP-J 2.0.1 3.3: a CSMS must offer RFC 7692 compression. Without context takeover
+# each message is compressed alone, so an idle connection holds no zlib state (websockets
+# creates it per message then): OCPP messages are a few hundred bytes, and a history of
+# earlier ones would gain little. Small windows keep that per-message state small too.
+COMPRESSION = ServerPerMessageDeflateFactory(server_no_context_takeover=True,
+                                             client_no_context_takeover=True,
+                                             server_max_window_bits=9,
                                              client_max_window_bits=9,
                                              compress_settings={"memLevel": 1})
 

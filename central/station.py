@@ -17,7 +17,7 @@ from typing import Any
 from ocpp.charge_point import _raise_key_error, remove_nones
 from ocpp.exceptions import FormatViolationError, InternalError, OCPPError
 from ocpp.messages import Call, MessageType, unpack
-from ocpp.routing import after, on
+from ocpp.routing import after, create_route_map, on
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
 from websockets.asyncio.server import ServerConnection
@@ -49,6 +49,7 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
                  services: CentralServices, response_timeout: float = 30,
                  rate_limit: RateLimit | None = None) -> None:
         super().__init__(station_id, connection, response_timeout)
+        del self.route_map  # the class's ROUTES serve every connection (memory per station)
         self.services = services
         self._bucket = TokenBucket(rate_limit or RateLimit(), time.monotonic())
         self._throttled = 0  # messages delayed by the rate limit since it was last logged
@@ -108,13 +109,13 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
         queue and replay. A failing handler is logged without the frame, which may carry
         an idToken.
         """
-        handlers = self.route_map.get(msg.action, {})
+        handlers = ROUTES.get(msg.action, {})
         if "_on_action" not in handlers:
             _raise_key_error(msg.action, self._ocpp_version)
         validate(msg)
         payload = to_snake(msg.payload)
         try:
-            response = handlers["_on_action"](**payload)
+            response = handlers["_on_action"](self, **payload)
             if inspect.isawaitable(response):
                 response = await response
         except StorageUnavailable as error:
@@ -139,7 +140,7 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
         await self._send(reply.to_json())
         after_action = handlers.get("_after_action")
         if after_action is not None:
-            task = asyncio.ensure_future(after_action(**payload))
+            task = asyncio.ensure_future(after_action(self, **payload))
             self._after_tasks.add(task)
             task.add_done_callback(self._after_tasks.discard)
 
@@ -267,6 +268,10 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
             "station": self.id, "evse": evse_id, "time_base": time_base,
             "periods": len(charging_schedule.get("charging_schedule_period", []))})
         return call_result.NotifyEVChargingSchedule(status="Accepted")
+
+
+# action -> {"_on_action": function, "_after_action": function}, called with the link
+ROUTES: dict[str, dict[str, Any]] = create_route_map(StationLink)
 
 
 def _identifiers(id_token: dict[str, Any]) -> tuple[Identifier, ...]:
