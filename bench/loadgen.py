@@ -28,6 +28,7 @@ from websockets.asyncio.client import ClientConnection
 from shared.eventloop import run
 
 SUBPROTOCOL = "ocpp2.0.1"
+HANDSHAKES = asyncio.Semaphore(200)  # at once: a crowd of 20,000 would time out its own
 
 
 @dataclass
@@ -113,12 +114,13 @@ async def connect(url: str, station: Station, password: str,
     credentials = base64.b64encode(f"{station.id}:{password}".encode()).decode()
     for attempt in range(20):
         try:
-            return await websockets.connect(
-                f"{url}/{station.id}", subprotocols=[websockets.Subprotocol(SUBPROTOCOL)],
-                additional_headers={"Authorization": f"Basic {credentials}"},
-                open_timeout=60, ping_interval=None, max_size=2**20,
-                compression="deflate" if compression else None)
-        except (OSError, TimeoutError, websockets.InvalidStatus):
+            async with HANDSHAKES:
+                return await websockets.connect(
+                    f"{url}/{station.id}", subprotocols=[websockets.Subprotocol(SUBPROTOCOL)],
+                    additional_headers={"Authorization": f"Basic {credentials}"},
+                    open_timeout=60, ping_interval=None, max_size=2**20,
+                    compression="deflate" if compression else None)
+        except (OSError, TimeoutError, websockets.InvalidStatus, websockets.InvalidMessage):
             await asyncio.sleep(0.2 * (attempt + 1))
     raise RuntimeError(f"{station.id} could not connect")
 

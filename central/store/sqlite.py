@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -94,8 +95,10 @@ CREATE INDEX IF NOT EXISTS meter_readings_session ON meter_readings (session_id,
 """
 
 
+log = logging.getLogger("central.store")
 _in_unit: ContextVar[bool] = ContextVar("in_unit", default=False)
 LIVE_SESSIONS_KEPT = 50_000
+COMMITS_PER_CHECKPOINT = 100
 
 
 class NotFound(LookupError):
@@ -124,9 +127,16 @@ class SqliteStore:
     lock (BEGIN) and the fsync (COMMIT), runs in a worker thread.
     """
 
-    def __init__(self, writer: sqlite3.Connection, reader: sqlite3.Connection) -> None:
+    def __init__(self, writer: sqlite3.Connection, reader: sqlite3.Connection,
+                 checkpointer: sqlite3.Connection) -> None:
         self._db = writer
         self._reader = reader
+        # The writer never checkpoints (a checkpoint inside a COMMIT would hold up every
+        # reply waiting for it); a third connection copies the WAL into the database in a
+        # thread, now and then, while units carry on.
+        self._checkpointer = checkpointer
+        self._checkpoint: asyncio.Task[None] | None = None
+        self._commits = 0
         self._lock = asyncio.Lock()  # one unit or commit on the writer at a time
         self._batch: asyncio.Future[None] | None = None  # the open transaction's commit
         # Live sessions as the units saved them, so an event need not decode its session
@@ -138,19 +148,23 @@ class SqliteStore:
 
     @classmethod
     async def open(cls, path: Path | str) -> SqliteStore:
-        def connect() -> tuple[sqlite3.Connection, sqlite3.Connection]:
+        def connect() -> tuple[sqlite3.Connection, sqlite3.Connection, sqlite3.Connection]:
             writer = _connect(path)
             writer.executescript(SCHEMA)
             _migrate(writer)
-            return writer, _connect(path)
+            writer.execute("PRAGMA wal_autocheckpoint = 0")
+            return writer, _connect(path), _connect(path)
         return cls(*await asyncio.to_thread(connect))
 
     async def close(self) -> None:
         async with self._lock:
             if self._db.in_transaction:  # a unit finished, its commit not yet run
                 await self._commit_batch()
+            if self._checkpoint is not None:
+                await self._checkpoint
             self._db.close()
             self._reader.close()
+            self._checkpointer.close()
 
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[None]:
@@ -202,6 +216,19 @@ class SqliteStore:
         else:
             if batch is not None:
                 batch.set_result(None)
+            self._commits += 1
+            if self._commits % COMMITS_PER_CHECKPOINT == 0 and self._checkpoint is None:
+                self._checkpoint = asyncio.create_task(self._copy_wal())
+
+    async def _copy_wal(self) -> None:
+        """A PASSIVE checkpoint: copies what it can without waiting for anyone."""
+        try:
+            await asyncio.to_thread(self._checkpointer.execute,
+                                    "PRAGMA wal_checkpoint(PASSIVE)")
+        except STORAGE_FAILURES as error:  # the next one tries again; the WAL keeps all
+            log.warning("checkpoint failed", extra={"error": str(error)})
+        finally:
+            self._checkpoint = None
 
     def _forget(self, keys: Iterable[tuple[str, str]]) -> None:
         for key in keys:
