@@ -138,6 +138,7 @@ class SqliteStore:
         self._checkpoint: asyncio.Task[None] | None = None
         self._commits = 0
         self._lock = asyncio.Lock()  # one unit or commit on the writer at a time
+        self._read_lock = asyncio.Lock()  # one read on the reader at a time
         self._batch: asyncio.Future[None] | None = None  # the open transaction's commit
         # Live sessions as the units saved them, so an event need not decode its session
         # again. Whatever a unit or a commit that failed touched is forgotten.
@@ -163,7 +164,8 @@ class SqliteStore:
             if self._checkpoint is not None:
                 await self._checkpoint
             self._db.close()
-            self._reader.close()
+            async with self._read_lock:
+                self._reader.close()
             self._checkpointer.close()
 
     @asynccontextmanager
@@ -251,7 +253,8 @@ class SqliteStore:
         reader, in a thread, so a long report never holds up the event loop."""
         if _in_unit.get():
             return self._db.execute(sql, args).fetchall()
-        return await asyncio.to_thread(lambda: self._reader.execute(sql, args).fetchall())
+        async with self._read_lock:  # one thread at a time on a connection
+            return await asyncio.to_thread(lambda: self._reader.execute(sql, args).fetchall())
 
     # --- registry -------------------------------------------------------------------
 
