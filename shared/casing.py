@@ -4,6 +4,7 @@ message (a quarter of a server's time); the set of keys OCPP uses is small."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -23,16 +24,16 @@ def _camel_key(key: str) -> str:
 
 
 def to_snake(data: Any) -> Any:
-    if isinstance(data, dict):
-        return {_snake_key(key): to_snake(value) for key, value in data.items()}
-    if isinstance(data, list):
-        return [to_snake(value) for value in data]
-    return data
+    return _rekeyed(data, _snake_key)
 
 
 def to_camel(data: Any) -> Any:
+    return _rekeyed(data, _camel_key)
+
+
+def _rekeyed(data: Any, key: Callable[[str], str]) -> Any:
     if isinstance(data, dict):
-        return {_camel_key(key): to_camel(value) for key, value in data.items()}
+        return {key(name): _rekeyed(value, key) for name, value in data.items()}
     if isinstance(data, list):
-        return [to_camel(value) for value in data]
+        return [_rekeyed(value, key) for value in data]
     return data

@@ -7,16 +7,17 @@ caller answers the station, so an acknowledged event survives a crash.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from central.demand import DrEvent
@@ -97,6 +98,7 @@ CREATE INDEX IF NOT EXISTS meter_readings_session ON meter_readings (session_id,
 
 log = logging.getLogger("central.store")
 _in_unit: ContextVar[bool] = ContextVar("in_unit", default=False)
+T = TypeVar("T")
 LIVE_SESSIONS_KEPT = 50_000
 COMMITS_PER_CHECKPOINT = 100
 
@@ -175,7 +177,7 @@ class SqliteStore:
         async with self._lock:
             if not self._db.in_transaction:
                 try:  # waits up to busy_timeout when another process holds the lock
-                    await asyncio.to_thread(self._db.execute, "BEGIN IMMEDIATE")
+                    await _in_thread(self._db.execute, "BEGIN IMMEDIATE")
                 except STORAGE_FAILURES as error:
                     raise StorageUnavailable(str(error)) from error
             self._db.execute("SAVEPOINT unit")
@@ -208,11 +210,11 @@ class SqliteStore:
         batch, self._batch = self._batch, None
         touched, self._batch_touched = self._batch_touched, set()
         try:
-            await asyncio.to_thread(self._db.execute, "COMMIT")
+            await _in_thread(self._db.execute, "COMMIT")
         except STORAGE_FAILURES as error:
             self._forget(touched)
             if self._db.in_transaction:
-                await asyncio.to_thread(self._db.execute, "ROLLBACK")
+                await _in_thread(self._db.execute, "ROLLBACK")
             if batch is not None:
                 batch.set_exception(StorageUnavailable(str(error)))
         else:
@@ -225,8 +227,7 @@ class SqliteStore:
     async def _copy_wal(self) -> None:
         """A PASSIVE checkpoint: copies what it can without waiting for anyone."""
         try:
-            await asyncio.to_thread(self._checkpointer.execute,
-                                    "PRAGMA wal_checkpoint(PASSIVE)")
+            await _in_thread(self._checkpointer.execute, "PRAGMA wal_checkpoint(PASSIVE)")
         except STORAGE_FAILURES as error:  # the next one tries again; the WAL keeps all
             log.warning("checkpoint failed", extra={"error": str(error)})
         finally:
@@ -254,7 +255,7 @@ class SqliteStore:
         if _in_unit.get():
             return self._db.execute(sql, args).fetchall()
         async with self._read_lock:  # one thread at a time on a connection
-            return await asyncio.to_thread(lambda: self._reader.execute(sql, args).fetchall())
+            return await _in_thread(lambda: self._reader.execute(sql, args).fetchall())
 
     # --- registry -------------------------------------------------------------------
 
@@ -634,6 +635,20 @@ class SqliteStore:
     async def sessions(self) -> list[Session]:
         rows = await self._all("SELECT id, data FROM sessions ORDER BY started_at, id")
         return [_session(row) for row in rows]
+
+
+async def _in_thread(function: Callable[..., T], *args: Any) -> T:
+    """`function` in a worker thread, waited for to the end even if the caller is
+    cancelled: the connection it uses is busy until then, and the caller's locks must
+    stay held (a cancelled await would release them with the thread still running)."""
+    work = asyncio.ensure_future(asyncio.to_thread(function, *args))
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        while not work.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([work])
+        raise
 
 
 def _connect(path: Path | str) -> sqlite3.Connection:
