@@ -93,6 +93,9 @@ CREATE TABLE IF NOT EXISTS dr_events (
 CREATE INDEX IF NOT EXISTS sessions_payer ON sessions (payer_account, started_at);
 CREATE INDEX IF NOT EXISTS credits_account ON premise_credits (account_id, started_at);
 CREATE INDEX IF NOT EXISTS meter_readings_session ON meter_readings (session_id, timestamp);
+CREATE INDEX IF NOT EXISTS pev_identifiers_pev ON pev_identifiers (pev_id);
+CREATE INDEX IF NOT EXISTS sessions_live_at_premise ON sessions (json_extract(data, '$.premise_id'))
+    WHERE status = 'active';
 """
 
 
