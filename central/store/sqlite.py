@@ -33,6 +33,7 @@ from central.registry import (
     Utility,
 )
 from central.sessions import Session
+from central.store.seqnos import SeqNos
 from shared.ocpp201 import MeterSample
 from shared.tariff import Tariff, parse_tariff, tariff_definition
 from shared.timeutil import parse_timestamp, to_storage, to_wire
@@ -148,6 +149,9 @@ class SqliteStore:
         # Live sessions as the units saved them, so an event need not decode its session
         # again. Whatever a unit or a commit that failed touched is forgotten.
         self._live: dict[tuple[str, str], Session] = {}
+        # ... and, for those, the seqNos of every event stored, so that telling a new
+        # event from a duplicate needs no lookup (loaded at a live session's 2nd event).
+        self._seq_nos: dict[tuple[str, str], SeqNos] = {}
         self._unit_touched: set[tuple[str, str]] = set()
         self._batch_touched: set[tuple[str, str]] = set()
         self._tariffs: dict[str, Tariff] = {}  # parsed once; cleared when tariffs change
@@ -239,6 +243,7 @@ class SqliteStore:
     def _forget(self, keys: Iterable[tuple[str, str]]) -> None:
         for key in keys:
             self._live.pop(key, None)
+            self._seq_nos.pop(key, None)
 
     def _write(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
         assert _in_unit.get(), "writes go inside store.unit()"
@@ -429,6 +434,9 @@ class SqliteStore:
 
     async def event_reply(self, station_id: str, transaction_id: str,
                           seq_no: int) -> dict[str, Any] | None:
+        """The reply stored for this event, if it was stored before: a duplicate."""
+        if seq_no not in await self._stored_seq_nos(station_id, transaction_id):
+            return None
         row = await self._one(
             "SELECT reply FROM transaction_events WHERE station_id = ? AND transaction_id = ? "
             "AND seq_no = ?", station_id, transaction_id, seq_no)
@@ -441,6 +449,10 @@ class SqliteStore:
             "INSERT INTO transaction_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (station_id, transaction_id, seq_no, event_type, trigger_reason,
              to_storage(timestamp), int(offline), json.dumps(reply)))
+        key = (station_id, transaction_id)
+        if key in self._seq_nos:
+            self._seq_nos[key].add(seq_no)
+            self._unit_touched.add(key)
 
     async def events(self, station_id: str, transaction_id: str) -> list[dict[str, Any]]:
         """The transaction's events as received: seq_no, type, trigger, time, offline."""
@@ -454,10 +466,21 @@ class SqliteStore:
                 for r in rows]
 
     async def event_seq_nos(self, station_id: str, transaction_id: str) -> list[int]:
+        return list(await self._stored_seq_nos(station_id, transaction_id))
+
+    async def _stored_seq_nos(self, station_id: str, transaction_id: str) -> SeqNos:
+        key = (station_id, transaction_id)
+        if _in_unit.get() and key in self._seq_nos:
+            self._unit_touched.add(key)
+            return self._seq_nos[key]
         rows = await self._all(
-            "SELECT seq_no FROM transaction_events WHERE station_id = ? AND transaction_id = ? "
-            "ORDER BY seq_no", station_id, transaction_id)
-        return [row[0] for row in rows]
+            "SELECT seq_no FROM transaction_events WHERE station_id = ? AND transaction_id = ?",
+            station_id, transaction_id)
+        seq_nos = SeqNos(row[0] for row in rows)
+        if _in_unit.get() and key in self._live:
+            self._seq_nos[key] = seq_nos
+            self._unit_touched.add(key)
+        return seq_nos
 
     async def session(self, station_id: str, transaction_id: str) -> Session | None:
         """In a unit, a live session comes from the cache of what units saved (it is read
@@ -478,12 +501,12 @@ class SqliteStore:
         key = (session.station_id, session.transaction_id)
         self._unit_touched.add(key)
         if session.status != "active":
-            self._live.pop(key, None)
+            self._forget([key])
             return
         self._live.pop(key, None)
         self._live[key] = session  # last in the order: the first is the longest unused
         if len(self._live) > LIVE_SESSIONS_KEPT:
-            del self._live[next(iter(self._live))]
+            self._forget([next(iter(self._live))])
 
     async def previous_end_register(self, station_id: str, before: datetime) -> int | None:
         """The end register of the station's last session that started before `before`."""
