@@ -101,6 +101,9 @@ class Tariff:
         start, end = require_utc(start), require_utc(end)
         if end <= start:
             return []
+        if end <= self._next_boundary(start):  # inside one period: nearly every interval
+            season, period = self.at(start)
+            return [Segment(start, end, season.name, period.name, period.price)]
         cuts = sorted({c for c in self._boundaries(start, end) if start < c < end})
         edges = [start, *cuts, end]
         result: list[Segment] = []
@@ -120,6 +123,12 @@ class Tariff:
         while day <= last:
             yield from _period_starts(self.timezone, self._start_minutes, day)
             day += timedelta(days=1)
+
+    def _next_boundary(self, moment: datetime) -> datetime:
+        """The first period start (or midnight) after `moment`: by the next midnight."""
+        day = moment.astimezone(self.timezone).date()
+        return min(c for d in (day, day + timedelta(days=1))
+                   for c in _period_starts(self.timezone, self._start_minutes, d) if c > moment)
 
     @cached_property
     def _start_minutes(self) -> tuple[int, ...]:
