@@ -162,7 +162,12 @@ async def start_agent(url: str, station: str, *args: str, password: str | None =
 
 
 async def finished(process: asyncio.subprocess.Process) -> AgentRun:
-    stdout, stderr = await asyncio.wait_for(process.communicate(), AGENT_TIMEOUT_S)
+    talk = asyncio.ensure_future(process.communicate())
+    if not (await asyncio.wait([talk], timeout=AGENT_TIMEOUT_S))[0]:
+        process.kill()  # its output so far still comes through `talk`, to say why
+        pytest.fail(f"the agent still ran after {AGENT_TIMEOUT_S} s; its log ends:\n"
+                    + (await talk)[1].decode()[-6000:])
+    stdout, stderr = talk.result()
     text = stderr.decode()
     logs = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     out = stdout.decode().strip()
