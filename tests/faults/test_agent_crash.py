@@ -8,9 +8,9 @@ import json
 import signal
 from datetime import timedelta
 
-from tests.integration.conftest import finished, start_agent
+from tests.integration.conftest import finished, start_agent, tonight
 
-ARGS = ("--pev", "PEV-0002", "--energy-wh", "8000", "--plug-in-at", "20:10",
+ARGS = ("--pev", "PEV-0002", "--energy-wh", "8000", "--plug-in-at", tonight("20:10"),
         "--departure", "21:40", "--max-power-w", "11000", "--backoff-cap-s", "1")
 
 

@@ -18,6 +18,7 @@ from tests.integration.conftest import (
     free_port,
     pev_central,
     start_agent,
+    tonight,
 )
 
 SPEED = 600
@@ -33,7 +34,7 @@ async def test_thirty_minutes_offline_are_replayed_in_order_and_billed(tmp_path)
     log = tmp_path / "central.log"
     central = await start_central(db, port, sim_start, log, SPEED)
     agent = await start_agent(f"ws://127.0.0.1:{port}/ocpp", "CP-1002", "--pev", "PEV-0002",
-                              "--energy-wh", "10000", "--plug-in-at", "20:10",
+                              "--energy-wh", "10000", "--plug-in-at", tonight("20:10"),
                               "--departure", "22:00", "--max-power-w", "11000",
                               "--backoff-cap-s", "1", state_dir=tmp_path, speed=SPEED)
     try:

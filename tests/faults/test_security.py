@@ -27,6 +27,7 @@ from tests.integration.conftest import (
     run_agent,
     running_central,
     start_agent,
+    tonight,
 )
 
 PROFILES = {"CP-1001": 1, "CP-1002": 2, "CP-1003": 3}
@@ -124,7 +125,7 @@ async def test_a_profile_3_agent_charges_and_is_billed_over_mutual_tls(tmp_path,
     async with running_central(tmp_path, registry=registry_with_profiles(),
                                tls=pki.server_tls) as central:
         run = await run_agent(central, "CP-1003", "--pev", "PEV-0003", "--energy-wh", "2000",
-                              "--plug-in-at", "20:30", "--departure", "22:00",
+                              "--plug-in-at", tonight("20:30"), "--departure", "22:00",
                               "--max-power-w", "3600", "--ca-cert", str(pki.ca),
                               "--client-cert", str(pki.leaf["CP-1003"][0]),
                               "--client-key", str(pki.leaf["CP-1003"][1]),
@@ -156,7 +157,7 @@ async def test_no_password_token_or_key_appears_in_any_log(tmp_path, pki):
     url = f"wss://127.0.0.1:{port}/ocpp"
     try:
         agent = await start_agent(url, "CP-1002", "--pev", "PEV-0002", "--energy-wh", "2000",
-                                  "--plug-in-at", "20:30", "--departure", "21:30",
+                                  "--plug-in-at", tonight("20:30"), "--departure", "21:30",
                                   "--ca-cert", str(pki.ca), "--log-level", "DEBUG",
                                   state_dir=tmp_path / "cp", speed=3000)
         wrong = await start_agent(url, "CP-1001", "--ca-cert", str(pki.ca),

@@ -11,7 +11,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +27,19 @@ from central.server import OcppServer
 from central.services import CentralServices
 from central.store import SqliteStore
 from shared.clock import Clock
-from tests.helpers import ROOT, example_registry, local
+from tests.helpers import LA, ROOT, example_registry, local
 
 AGENT_TIMEOUT_S = 120
 EVENING = local(2026, 11, 22, 20, 0)  # where every test central's clock starts
 SPEED = 3000  # simulated seconds per real second: an evening passes in seconds
+
+
+def tonight(hh_mm: str) -> str:
+    """A plug-in time on EVENING's evening, as an instant: "HH:MM" alone means its next
+    occurrence, so an agent that starts a little late (0.6 s is 30 minutes at SPEED)
+    would wait for the next day."""
+    return datetime.combine(EVENING.astimezone(LA).date(), time.fromisoformat(hh_mm),
+                            LA).isoformat()
 PASSWORDS = {"CP-1001": "alder-lane-evse-2026", "CP-1002": "birch-road-evse-2026",
              "CP-1003": "cedar-court-portal-2026"}
 

@@ -15,10 +15,11 @@ from tests.integration.conftest import (
 
 async def test_the_agent_retries_with_backoff_until_the_central_comes_up(tmp_path):
     port = free_port()
+    # plugged in once online, whenever the retry lands (up to 1.5 s = 75 min of the
+    # clock after 20:00): a fixed "20:30" could pass first and wait for the next day
     agent = await start_agent(f"ws://127.0.0.1:{port}/ocpp", "CP-1002", "--pev", "PEV-0002",
-                              "--energy-wh", "2000", "--plug-in-at", "20:30",
-                              "--departure", "21:00", "--backoff-cap-s", "1.5",
-                              state_dir=tmp_path / "cp")
+                              "--energy-wh", "2000", "--departure", "23:00",
+                              "--backoff-cap-s", "1.5", state_dir=tmp_path / "cp")
     await asyncio.sleep(2.5)  # a few refused attempts
     async with running_central(tmp_path, port) as central:
         run = await finished(agent)

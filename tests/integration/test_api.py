@@ -11,6 +11,7 @@ from tests.integration.conftest import (
     rpc,
     run_agent,
     start_agent,
+    tonight,
 )
 
 
@@ -45,7 +46,7 @@ async def test_stations_show_registry_data_and_live_connection_state(api):
 
 async def test_sessions_filter_and_a_session_shows_its_intervals(api, tmp_path):
     run = await run_agent(api.central, "CP-1002", "--pev", "PEV-0002", "--energy-wh", "2000",
-                          "--plug-in-at", "20:30", "--departure", "21:00",
+                          "--plug-in-at", tonight("20:30"), "--departure", "21:00",
                           "--max-power-w", "11000", state_dir=tmp_path)
     assert run.returncode == 0, run.stderr
     async with api.client() as client:
@@ -113,7 +114,7 @@ async def test_dr_events_over_the_api(api):
 async def test_request_stop_transaction_ends_a_live_session(api, tmp_path):
     central = api.central
     agent = await start_agent(central.url, "CP-1002", "--pev", "PEV-0002", "--energy-wh",
-                              "30000", "--plug-in-at", "20:30", "--departure", "23:59",
+                              "30000", "--plug-in-at", tonight("20:30"), "--departure", "23:59",
                               "--max-power-w", "11000", state_dir=tmp_path)
     async with api.client() as client:
         for _ in range(400):

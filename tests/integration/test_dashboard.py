@@ -6,7 +6,7 @@ import asyncio
 from rich.console import Console
 
 from central.dashboard import DashboardState, follow, render
-from tests.integration.conftest import API_TOKEN, open_link, pev_central, rpc, run_agent
+from tests.integration.conftest import API_TOKEN, open_link, pev_central, rpc, run_agent, tonight
 
 
 def screen(state: DashboardState, width: int, height: int) -> str:
@@ -33,7 +33,7 @@ async def record(central, tmp_path) -> list[dict]:
     await rpc(link, "Authorize", {"idToken": {"idToken": "PEV-0905", "type": "Central"}})
     await link.close()
     run = await run_agent(central, "CP-1002", "--pev", "PEV-0002", "--energy-wh", "5000",
-                          "--plug-in-at", "20:40", "--departure", "21:10",
+                          "--plug-in-at", tonight("20:40"), "--departure", "21:10",
                           "--max-power-w", "11000", state_dir=tmp_path)
     assert run.returncode == 0, run.stderr
     await asyncio.sleep(0.1)

@@ -9,7 +9,7 @@ import pytest
 
 from shared.timeutil import to_wire
 from tests.helpers import local
-from tests.integration.conftest import finished, pev_central, run_agent, start_agent
+from tests.integration.conftest import finished, pev_central, run_agent, start_agent, tonight
 
 MINUTE = timedelta(minutes=1)
 
@@ -34,7 +34,7 @@ async def test_a_live_session_is_limited_within_one_interval_and_recovers(slow_c
                                                                          tmp_path):
     central = slow_central
     agent = await start_agent(central.url, "CP-1002", "--pev", "PEV-0002", "--energy-wh",
-                              "9000", "--plug-in-at", "20:30", "--departure", "22:30",
+                              "9000", "--plug-in-at", tonight("20:30"), "--departure", "22:30",
                               "--max-power-w", "11000", state_dir=tmp_path,
                               speed=central.speed)
     session = await charging(central, "CP-1002")
@@ -70,7 +70,7 @@ async def test_a_session_starting_during_an_event_is_planned_with_it(slow_centra
         "--scope", "premise:P-1002")
     assert code == 0, err
     run = await run_agent(central, "CP-1002", "--pev", "PEV-0002", "--energy-wh", "6000",
-                          "--plug-in-at", "20:30", "--departure", "21:30",
+                          "--plug-in-at", tonight("20:30"), "--departure", "21:30",
                           "--max-power-w", "11000", state_dir=tmp_path)
     assert run.returncode == 0, run.stderr
     [session] = await central.store.sessions()
@@ -86,7 +86,7 @@ async def test_a_session_starting_during_an_event_is_planned_with_it(slow_centra
 async def test_cancelling_an_event_restores_the_normal_schedule(slow_central, tmp_path):
     central = slow_central
     agent = await start_agent(central.url, "CP-1001", "--pev", "PEV-0002", "--energy-wh",
-                              "30000", "--plug-in-at", "20:30", "--departure", "22:30",
+                              "30000", "--plug-in-at", tonight("20:30"), "--departure", "22:30",
                               state_dir=tmp_path, speed=central.speed)
     session = await charging(central, "CP-1001")
     start = central.clock.now().replace(second=0, microsecond=0) + 30 * MINUTE

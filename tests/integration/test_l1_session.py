@@ -11,7 +11,7 @@ from decimal import Decimal
 from shared.timeutil import parse_timestamp, to_wire
 from shared.units import money
 from tests.helpers import ROOT, local
-from tests.integration.conftest import run_agent
+from tests.integration.conftest import run_agent, tonight
 
 PEAK, PARTIAL_PEAK, OFF_PEAK = Decimal("0.42"), Decimal("0.40"), Decimal("0.28")  # winter
 
@@ -87,7 +87,7 @@ async def test_economy_l1_session_is_planned_off_peak_metered_every_minute_and_b
 async def test_a_session_crossing_the_peak_boundary_costs_what_the_hand_computes(
         central, tmp_path):
     run = await run_agent(central, "CP-1002", "--pev", "PEV-0002", "--energy-wh", "5000",
-                          "--plug-in-at", "20:40", "--departure", "21:30",
+                          "--plug-in-at", tonight("20:40"), "--departure", "21:30",
                           "--max-power-w", "11000", state_dir=tmp_path)
     assert run.returncode == 0, run.stderr
     session = await only_session(central)
