@@ -210,6 +210,7 @@ async def serve(args: argparse.Namespace) -> int:
         scheme = "wss" if tls_context else "ws"
         print(f"listening on {scheme}://{args.host}:{port}/ocpp/<station_id>", flush=True)
         print(f"operator API on http://{args.host}:{api_port} (docs at /docs)", flush=True)
+        eventloop.started()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
