@@ -21,6 +21,10 @@ class EventBus:
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._ids = itertools.count(1)
 
+    @property
+    def listened(self) -> bool:
+        return bool(self._subscribers)
+
     def publish(self, kind: str, **data: Any) -> None:
         event = {"id": next(self._ids), "type": kind, **data}
         for queue in self._subscribers:
