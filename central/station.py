@@ -12,6 +12,7 @@ import dataclasses
 import inspect
 import logging
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 from ocpp.charge_point import _raise_key_error, remove_nones
@@ -139,8 +140,9 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
         validate(reply)
         await self._send(reply.to_json())
         after_action = handlers.get("_after_action")
-        if after_action is not None:
-            task = asyncio.ensure_future(after_action(self, **payload))
+        pending = after_action(self, **payload) if after_action is not None else None
+        if pending is not None:  # a coroutine, run once the response has gone
+            task = asyncio.ensure_future(pending)
             self._after_tasks.add(task)
             task.add_done_callback(self._after_tasks.discard)
 
@@ -196,12 +198,16 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
             id_token_info=_id_token_info(reply.authorization) if reply.authorization else None)
 
     @after(Action.transaction_event)
-    async def ask_about_gaps(self, event_type: str, transaction_info: dict[str, Any],
-                             **_: Any) -> None:
-        """An Ended with seqNos missing: ask whether the station still has them queued."""
-        transaction_id = transaction_info["transaction_id"]
-        if event_type != "Ended" or not await self.services.incomplete(self.id,
-                                                                       transaction_id):
+    def ask_about_gaps(self, event_type: str, transaction_info: dict[str, Any],
+                       **_: Any) -> Coroutine[Any, Any, None] | None:
+        """An Ended with seqNos missing: ask whether the station still has them queued.
+        (Every other event, nearly all of them, costs no task.)"""
+        if event_type != "Ended":
+            return None
+        return self._ask_about_gaps(transaction_info["transaction_id"])
+
+    async def _ask_about_gaps(self, transaction_id: str) -> None:
+        if not await self.services.incomplete(self.id, transaction_id):
             return
         try:
             answer = await self.call(call.GetTransactionStatus(transaction_id=transaction_id),
