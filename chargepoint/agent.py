@@ -12,7 +12,9 @@ import ssl
 from typing import Any
 
 import websockets
+from ocpp.charge_point import remove_nones, serialize_as_dict
 from ocpp.exceptions import OCPPError
+from ocpp.messages import Call, MessageType
 from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
@@ -23,9 +25,11 @@ from websockets.typing import Subprotocol
 from chargepoint.backoff import Backoff
 from chargepoint.outbox import Outbox
 from chargepoint.session import ChargingSession
+from shared.casing import to_camel, to_snake
 from shared.clock import Clock
 from shared.ocpp201 import SUBPROTOCOL
 from shared.timeutil import parse_timestamp
+from shared.validation import validate
 
 log = logging.getLogger("chargepoint.agent")
 
@@ -43,6 +47,28 @@ class StationClient(ChargePoint):  # type: ignore[misc]  # the ocpp package is u
     def __init__(self, station_id: str, connection: ClientConnection, agent: Agent) -> None:
         super().__init__(station_id, connection)
         self.agent = agent
+
+    async def call(self, payload: Any, suppress: bool = True) -> Any:
+        """The package's `call` with validation and key conversion on the fast path
+        (shared.validation, shared.casing): the same verdicts, inline rather than in a
+        thread pool, at a fraction of the time; a fleet process sends thousands a second."""
+        request = Call(str(self._unique_id_generator()), type(payload).__name__,
+                       remove_nones(to_camel(serialize_as_dict(payload))))
+        validate(request)
+        async with self._call_lock:  # one call at a time, as OCPP-J requires
+            await self._send(request.to_json())
+            response = await self._get_specific_response(request.unique_id,
+                                                         self._response_timeout)
+        if response.message_type_id == MessageType.CallError:
+            log.warning("CALLERROR received", extra={"station": self.id,
+                                                     "action": request.action,
+                                                     "error": response.error_code})
+            if suppress:
+                return None
+            raise response.to_exception()
+        response.action = request.action
+        validate(response)
+        return getattr(self._call_result, request.action)(**to_snake(response.payload))
 
     @on(Action.set_charging_profile)
     def on_set_charging_profile(self, evse_id: int, charging_profile: dict[str, Any],
