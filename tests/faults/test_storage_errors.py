@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import pytest
 from websockets.exceptions import ConnectionClosedError
 
-from tests.integration.conftest import open_link, rpc, run_agent
+from tests.integration.conftest import open_link, rpc, run_agent, tonight
 
 STARTED = {"eventType": "Started", "timestamp": "2026-11-23T04:00:00Z",
            "triggerReason": "CablePluggedIn", "seqNo": 0,
@@ -56,12 +56,9 @@ async def test_an_event_the_store_cannot_keep_is_not_answered_and_its_replay_cou
 
 async def test_a_session_through_a_locked_database_is_billed_completely(
         slow_central, tmp_path):
-    # plugged in at an instant, not "20:05": an agent slow to start (over 0.5 s at this
-    # speed) would otherwise wait for 20:05 the next day
     agent = asyncio.create_task(run_agent(
         slow_central, "CP-1001", "--pev", "PEV-0001", "--energy-wh", "6000",
-        "--plug-in-at", "2026-11-22T20:05:00-08:00", "--departure", "21:30",
-        "--backoff-cap-s", "1",
+        "--plug-in-at", tonight("20:05"), "--departure", "21:30", "--backoff-cap-s", "1",
         state_dir=tmp_path))
     while not await slow_central.store.sessions():  # polls the database
         assert not agent.done(), agent.result()

@@ -25,7 +25,7 @@ async def test_economy_l1_session_is_planned_off_peak_metered_every_minute_and_b
         central, tmp_path):
     run = await run_agent(central, "CP-1001", "--pev", "PEV-0001", "--vin",
                           "5YJ3E1EA7KF000001", "--energy-wh", "14000",
-                          "--plug-in-at", "22:30", "--departure", "03:00",
+                          "--plug-in-at", tonight("22:30"), "--departure", "03:00",
                           state_dir=tmp_path)
     assert run.returncode == 0, run.stderr
     assert run.summary["accepted"] and "A-1001" in run.summary["message"]
@@ -111,7 +111,7 @@ async def test_a_session_crossing_the_peak_boundary_costs_what_the_hand_computes
 
 
 async def test_the_eumd_register_carries_on_across_sessions(central, tmp_path):
-    for plug_in, departure in (("20:30", "21:10"), ("22:00", "22:30")):
+    for plug_in, departure in ((tonight("20:30"), "21:10"), (tonight("22:00"), "22:30")):
         run = await run_agent(central, "CP-1002", "--pev", "PEV-0002", "--energy-wh", "1000",
                               "--plug-in-at", plug_in, "--departure", departure,
                               state_dir=tmp_path)

@@ -10,7 +10,13 @@ from shared.clock import Clock
 from shared.schedule import Schedule
 from shared.timeutil import parse_timestamp, to_wire
 from tests.helpers import ROOT, local
-from tests.integration.conftest import finished, pev_central, run_agent, running_central
+from tests.integration.conftest import (
+    finished,
+    pev_central,
+    run_agent,
+    running_central,
+    tonight,
+)
 from tests.modbus_devices import SPEED, Plant, hardware_agent, modbus_devices, station_file, until
 
 MINUTE = timedelta(minutes=1)
@@ -107,7 +113,7 @@ async def test_the_same_readings_give_the_same_ocpp_traffic_and_bill_on_either_b
         tmp_path):
     """One L1 session simulated; then the emulated meter serves exactly its readings to a
     hardware-backed agent: the central sees the same transaction and bills the same."""
-    plug_in, departure = "20:05", "20:45"
+    plug_in, departure = tonight("20:05"), "20:45"
     # 2950 Wh at 7360 W end 3 s past a minute: the hardware-backed session, plugged in a
     # few simulated seconds later, ends its charging window before the next tick too
     runs = {}

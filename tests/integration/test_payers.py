@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from tests.helpers import ROOT
-from tests.integration.conftest import open_link, rpc, run_agent
+from tests.integration.conftest import open_link, rpc, run_agent, tonight
 
 
 async def statement(central, account, month="2026-11", fmt="json"):
@@ -30,10 +30,12 @@ async def test_l2a_and_l2b_bill_the_right_accounts_and_credit_the_host(central, 
     # credited the same Wh at its own rate plan (home-tou off-peak 0.31).
     l2a, l2b = await asyncio.gather(
         run_agent(central, "CP-1002", "--pev", "PEV-0003", "--energy-wh", "5000",
-                  "--plug-in-at", "22:00", "--departure", "23:30", "--max-power-w", "11000",
+                  "--plug-in-at", tonight("22:00"), "--departure", "23:30",
+                  "--max-power-w", "11000",
                   state_dir=tmp_path / "a"),
         run_agent(central, "CP-1003", "--pev", "PEV-0001", "--energy-wh", "3000",
-                  "--plug-in-at", "23:00", "--departure", "02:00", "--max-power-w", "3600",
+                  "--plug-in-at", tonight("23:00"), "--departure", "02:00",
+                  "--max-power-w", "3600",
                   state_dir=tmp_path / "b"))
     assert l2a.returncode == 0 and l2b.returncode == 0, l2a.stderr + l2b.stderr
     hosted, away = sorted(await central.store.sessions(), key=lambda s: s.station_id)
