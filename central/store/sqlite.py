@@ -193,9 +193,12 @@ class SqliteStore:
             try:
                 yield
             except BaseException as error:
-                self._db.execute("ROLLBACK TO unit")
-                self._db.execute("RELEASE unit")
-                self._forget(self._unit_touched)
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK TO unit")
+                    self._db.execute("RELEASE unit")
+                    self._forget(self._unit_touched)
+                else:  # SQLite rolled back the whole transaction (disk full, I/O error)
+                    self._batch_lost(error)
                 if isinstance(error, STORAGE_FAILURES):
                     raise StorageUnavailable(str(error)) from error
                 raise
@@ -209,9 +212,19 @@ class SqliteStore:
             batch = self._batch
         await asyncio.shield(batch)
 
+    def _batch_lost(self, error: BaseException) -> None:
+        """The open transaction is gone: its units finished earlier are told, not
+        committed, and nothing they touched stays cached."""
+        self._forget(self._unit_touched | self._batch_touched)
+        self._batch_touched = set()
+        if self._batch is not None:
+            self._batch.set_exception(StorageUnavailable(f"transaction rolled back: {error}"))
+            self._batch = None
+
     async def _commit(self) -> None:
         async with self._lock:  # after the units already waiting: they join this batch
-            await self._commit_batch()
+            if self._batch is not None:  # None: lost, or committed by an earlier _commit
+                await self._commit_batch()
 
     async def _commit_batch(self) -> None:
         batch, self._batch = self._batch, None

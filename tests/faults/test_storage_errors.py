@@ -10,6 +10,9 @@ from contextlib import asynccontextmanager
 import pytest
 from websockets.exceptions import ConnectionClosedError
 
+from central.sessions import Session
+from central.store import SqliteStore
+from central.store.sqlite import StorageUnavailable
 from tests.integration.conftest import open_link, rpc, run_agent, tonight
 
 STARTED = {"eventType": "Started", "timestamp": "2026-11-23T04:00:00Z",
@@ -73,3 +76,33 @@ async def test_a_session_through_a_locked_database_is_billed_completely(
     assert session.energy_wh == session.end_register_wh - session.begin_register_wh
     assert session.energy_wh == run.summary["energy_wh"] == 6000
     assert any(entry.get("msg") == "connection lost" for entry in run.logs)
+
+
+async def test_a_write_error_that_rolled_back_the_whole_batch_fails_every_unit_in_it(
+        tmp_path):
+    """On some errors (disk full, I/O error) SQLite rolls back the whole transaction, not
+    just the statement: the units of the batch that already finished are gone too, and
+    must hear so rather than that they were committed."""
+    store = await SqliteStore.open(tmp_path / "central.db")
+
+    async def unit(transaction_id: str, fails: bool = False) -> None:
+        async with store.unit():
+            await store.save_session(Session("CP-1001", transaction_id))
+            if fails:
+                store._db.execute("ROLLBACK")  # what SQLite itself does on such an error
+                raise sqlite3.OperationalError("database or disk is full")
+
+    try:
+        results = await asyncio.gather(unit("tx-first"), unit("tx-doomed", fails=True),
+                                       unit("tx-after"), return_exceptions=True)
+        stored = {s.transaction_id for s in await store.sessions()}
+        outcomes = dict(zip(("tx-first", "tx-doomed", "tx-after"), results, strict=True))
+        assert isinstance(outcomes["tx-doomed"], StorageUnavailable)
+        assert isinstance(outcomes["tx-first"], StorageUnavailable)  # rolled back with it
+        for transaction_id, outcome in outcomes.items():
+            assert (outcome is None) == (transaction_id in stored), (transaction_id, outcome)
+        assert stored == {"tx-after"}  # a unit after the loss starts a new transaction
+        async with store.unit():  # and the caches hold nothing of the lost units
+            assert await store.session("CP-1001", "tx-first") is None
+    finally:
+        await store.close()
