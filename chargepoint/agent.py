@@ -57,8 +57,12 @@ class StationClient(ChargePoint):  # type: ignore[misc]  # the ocpp package is u
         validate(request)
         async with self._call_lock:  # one call at a time, as OCPP-J requires
             await self._send(request.to_json())
-            response = await self._get_specific_response(request.unique_id,
-                                                         self._response_timeout)
+            try:
+                response = await self._get_specific_response(request.unique_id,
+                                                             self._response_timeout)
+            except TimeoutError:  # said without the frame, which may carry an idToken
+                raise TimeoutError(f"no answer to {request.action} "
+                                   f"in {self._response_timeout} s") from None
         if response.message_type_id == MessageType.CallError:
             log.warning("CALLERROR received", extra={"station": self.id,
                                                      "action": request.action,
