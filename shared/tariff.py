@@ -125,10 +125,8 @@ class Tariff:
             day += timedelta(days=1)
 
     def _next_boundary(self, moment: datetime) -> datetime:
-        """The first period start (or midnight) after `moment`: by the next midnight."""
-        day = moment.astimezone(self.timezone).date()
-        return min(c for d in (day, day + timedelta(days=1))
-                   for c in _period_starts(self.timezone, self._start_minutes, d) if c > moment)
+        """The first period start (or midnight) after `moment` (by the next midnight)."""
+        return min(c for c in self._boundaries(moment, moment) if c > moment)
 
     @cached_property
     def _start_minutes(self) -> tuple[int, ...]:
