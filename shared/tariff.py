@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import cached_property, lru_cache
@@ -81,6 +81,9 @@ class Tariff:
     timezone: ZoneInfo
     seasons: tuple[Season, ...]
     illustrative: bool = False
+    # The span of one period found last: consecutive meter readings of every station
+    # nearly always fall inside it, so most intervals are priced without a time zone.
+    _last_span: Segment | None = field(default=None, init=False, repr=False, compare=False)
 
     def season_of(self, local_day: date) -> Season:
         for season in self.seasons:
@@ -101,9 +104,9 @@ class Tariff:
         start, end = require_utc(start), require_utc(end)
         if end <= start:
             return []
-        if end <= self._next_boundary(start):  # inside one period: nearly every interval
-            season, period = self.at(start)
-            return [Segment(start, end, season.name, period.name, period.price)]
+        span = self._span_around(start)
+        if end <= span.end:  # inside one period: nearly every interval
+            return [Segment(start, end, span.season, span.period, span.price)]
         cuts = sorted({c for c in self._boundaries(start, end) if start < c < end})
         edges = [start, *cuts, end]
         result: list[Segment] = []
@@ -124,9 +127,18 @@ class Tariff:
             yield from _period_starts(self.timezone, self._start_minutes, day)
             day += timedelta(days=1)
 
-    def _next_boundary(self, moment: datetime) -> datetime:
-        """The first period start (or midnight) after `moment` (by the next midnight)."""
-        return min(c for c in self._boundaries(moment, moment) if c > moment)
+    def _span_around(self, moment: datetime) -> Segment:
+        """From the last period start (or midnight) at or before `moment` to the next."""
+        last = self._last_span
+        if last is not None and last.start <= moment < last.end:
+            return last
+        boundaries = list(self._boundaries(moment, moment))
+        season, period = self.at(moment)
+        span = Segment(max(c for c in boundaries if c <= moment),
+                       min(c for c in boundaries if c > moment),
+                       season.name, period.name, period.price)
+        object.__setattr__(self, "_last_span", span)  # a cache, not the tariff's value
+        return span
 
     @cached_property
     def _start_minutes(self) -> tuple[int, ...]:
@@ -143,8 +155,8 @@ def _period_starts(zone: ZoneInfo, minutes: tuple[int, ...], day: date) -> tuple
 
 def split_energy(segments: Sequence[Segment], wh: int) -> list[int]:
     """Share `wh` among segments by duration; whole Wh, summing exactly (largest remainder)."""
-    if not segments:
-        return []
+    if len(segments) <= 1:
+        return [wh] * len(segments)
     total = sum(s.seconds for s in segments)
     if total <= 0:
         return [wh] + [0] * (len(segments) - 1)

@@ -34,6 +34,18 @@ def test_segments_partition_the_span_and_each_lies_in_one_period(start, hours):
                 (segment.season, segment.period, segment.price)
 
 
+def test_minute_after_minute_through_a_dst_night_each_gets_its_own_period():
+    """The way meter values arrive: short consecutive spans, nearly all inside the
+    period span the tariff found for the one before, then one that crosses into the next."""
+    start = local(2026, 10, 31, 12, 0)  # through the fall-back night and the next day
+    minutes = range(36 * 60)
+    for minute in [*minutes, *reversed(minutes)]:  # a replayed backlog may go back in time
+        left = start + timedelta(minutes=minute, seconds=30)
+        segments = TARIFF.segments(left, left + timedelta(minutes=1))
+        assert [s.period for s in segments] == list(dict.fromkeys(
+            TARIFF.at(moment)[1].name for moment in (left, left + timedelta(seconds=59))))
+
+
 def test_a_span_across_midnight_is_cut_at_local_midnight():
     segments = TARIFF.segments(local(2026, 11, 22, 23, 30), local(2026, 11, 23, 0, 30))
     assert [(s.period, s.seconds) for s in segments] == [("partial-peak", 1800),
