@@ -8,7 +8,7 @@ spans in proportion to time, in whole Wh.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -47,25 +47,40 @@ def rate(readings: Sequence[Reading], tariff: Tariff) -> Bill:
     exact_cost: dict[str, Decimal] = {}
     problems = []
     for before, after in itertools.pairwise(ordered):
-        delta = after.register_wh - before.register_wh
-        if delta < 0:
-            problems.append(f"register went back {-delta} Wh at {after.timestamp.isoformat()}")
+        if after.register_wh < before.register_wh:
+            problems.append(f"register went back {before.register_wh - after.register_wh} Wh "
+                            f"at {after.timestamp.isoformat()}")
             continue
-        segments = tariff.segments(before.timestamp, after.timestamp)
-        if not segments:  # two readings at the same instant
-            _season, period = tariff.at(after.timestamp)
-            shares = [(period.name, period.price, delta)]
-        else:
-            shares = [(s.period, s.price, wh)
-                      for s, wh in zip(segments, split_energy(segments, delta), strict=True)]
-        for period_name, price, wh in shares:
-            if wh == 0:
-                continue  # a period the PEV drew nothing in does not appear on the bill
+        for period_name, price, wh in _shares(before, after, tariff):
             energy[period_name] = energy.get(period_name, 0) + wh
             exact_cost[period_name] = exact_cost.get(period_name, Decimal(0)) + kwh(wh) * price
     periods = tuple(PeriodCharge(name, energy[name], money(exact_cost[name])) for name in energy)
     return Bill(sum(energy.values()), periods, sum((p.cost for p in periods), Decimal("0.00")),
                 tuple(problems))
+
+
+def interval_cost(before: Reading, after: Reading, tariff: Tariff) -> Decimal:
+    """The exact (unrounded) price of one interval, for a running total; 0 for a register
+    that went back (never billed)."""
+    if after.register_wh < before.register_wh:
+        return Decimal(0)
+    return sum((kwh(wh) * price for _, price, wh in _shares(before, after, tariff)),
+               Decimal(0))
+
+
+def _shares(before: Reading, after: Reading,
+            tariff: Tariff) -> Iterator[tuple[str, Decimal, int]]:
+    """(period, price, Wh) for each period an interval's energy fell in, none with 0 Wh
+    (a period the PEV drew nothing in does not appear on the bill)."""
+    delta = after.register_wh - before.register_wh
+    segments = tariff.segments(before.timestamp, after.timestamp)
+    if not segments:  # two readings at the same instant
+        _season, period = tariff.at(after.timestamp)
+        shares = [(period.name, period.price, delta)]
+    else:
+        shares = [(s.period, s.price, wh)
+                  for s, wh in zip(segments, split_energy(segments, delta), strict=True)]
+    return (share for share in shares if share[2] != 0)
 
 
 def energy_within(readings: Sequence[Reading], start: datetime, end: datetime) -> int:

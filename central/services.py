@@ -24,6 +24,7 @@ from shared.clock import Clock
 from shared.ocpp201 import MeterSample, build_charging_profile
 from shared.schedule import Schedule
 from shared.timeutil import parse_timestamp, to_wire
+from shared.units import money
 
 log = logging.getLogger("central.services")
 
@@ -187,7 +188,8 @@ class CentralServices:
         return session is not None and not session.complete
 
     async def _running_cost(self, session: Session, samples: tuple[MeterSample, ...]) -> None:
-        """Add the newest intervals to the live cost (display only; the bill is re-rated)."""
+        """Add the newest intervals to the live cost, kept exact and rounded only for
+        display (rounding each minute's few cents would drift); the bill is re-rated."""
         readings = sorted((s.timestamp, s.register_wh) for s in samples
                           if s.register_wh is not None)
         if not readings or session.tariff_id is None:
@@ -201,7 +203,7 @@ class CentralServices:
         for at, register in readings:
             reading = billing.Reading(at, register)
             if previous is not None and previous.timestamp < at:
-                cost += billing.rate([previous, reading], tariff).total
+                cost += billing.interval_cost(previous, reading, tariff)
             previous = reading
         assert previous is not None
         session.last_reading = (to_wire(previous.timestamp), previous.register_wh)
@@ -223,7 +225,7 @@ class CentralServices:
             power_w=sample.power_w if sample else None,
             energy_wh=energy,
             cost=str(session.cost_total) if session.cost_total is not None
-            else session.cost_so_far,
+            else str(money(Decimal(session.cost_so_far))) if session.cost_so_far else None,
             departure=to_wire(session.departure) if session.departure else None,
             dr_windows=session.dr_windows)
 

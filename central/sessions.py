@@ -54,7 +54,7 @@ class Session:
     # data the station sent that was kept but not trusted (a register that went back, a
     # timestamp far in the future): flagged for the billing team, never billed on
     problems: list[str] = field(default_factory=list)
-    cost_so_far: str | None = None
+    cost_so_far: str | None = None  # exact, not rounded to the currency
 
     @property
     def bound(self) -> bool:

@@ -23,12 +23,15 @@ async def only_session(central):
 
 async def test_economy_l1_session_is_planned_off_peak_metered_every_minute_and_billed_home(
         central, tmp_path):
-    run = await run_agent(central, "CP-1001", "--pev", "PEV-0001", "--vin",
-                          "5YJ3E1EA7KF000001", "--energy-wh", "14000",
-                          "--plug-in-at", tonight("22:30"), "--departure", "03:00",
-                          state_dir=tmp_path)
+    async with central.router.bus.subscribe() as feed:
+        run = await run_agent(central, "CP-1001", "--pev", "PEV-0001", "--vin",
+                              "5YJ3E1EA7KF000001", "--energy-wh", "14000",
+                              "--plug-in-at", tonight("22:30"), "--departure", "03:00",
+                              state_dir=tmp_path)
     assert run.returncode == 0, run.stderr
     assert run.summary["accepted"] and "A-1001" in run.summary["message"]
+    live = [event for event in (feed.get_nowait() for _ in range(feed.qsize()))
+            if event["type"] == "transaction"]
     session = await only_session(central)
     assert (session.scenario, session.payer_account, session.status) == ("L1", "A-1001",
                                                                          "ended")
@@ -68,6 +71,14 @@ async def test_economy_l1_session_is_planned_off_peak_metered_every_minute_and_b
     assert session.cost_by_period == {"off-peak": {"energy_wh": 14000, "cost": "3.92"}}
     assert session.cost_total == money(Decimal("14.000") * OFF_PEAK)
     assert Decimal(run.summary["total_cost"]) == session.cost_total  # TransactionEvent Ended
+
+    # The live view's cost, event by event, is the energy so far at the off-peak price:
+    # a running total kept exact, not a sum of each minute's rounded cents.
+    charging = [e for e in live if e["event_type"] == "Updated" and e["energy_wh"]]
+    assert len(charging) > 100
+    for event in charging:
+        assert event["cost"] == str(money(Decimal(event["energy_wh"]) / 1000 * OFF_PEAK))
+    assert live[-1]["event_type"] == "Ended" and live[-1]["cost"] == str(session.cost_total)
 
     # The operator's view: `pev-central sessions --json`, one row per session.
     listing = await asyncio.create_subprocess_exec(

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from central.billing import Reading, rate
+from central.billing import Reading, interval_cost, rate
 from tests.helpers import local, tariff
 
 WINTER_EV = tariff("ev-tou")  # winter: peak 16-21 0.42, partial-peak 21-24 0.40
@@ -25,6 +25,13 @@ def test_an_interval_straddling_a_boundary_is_shared_by_time():
     assert {p.period: p.energy_wh for p in bill.periods} in (
         {"peak": 1001, "partial-peak": 1000}, {"peak": 1000, "partial-peak": 1001})
     assert bill.energy_wh == 2001
+
+
+def test_an_interval_costs_its_exact_share_of_each_period_and_a_backward_one_nothing():
+    before, after = Reading(local(2026, 11, 22, 20, 50), 0), Reading(local(2026, 11, 22, 21, 10), 2)
+    # 1 Wh at peak 0.42 and 1 Wh at partial-peak 0.40: a fraction of a cent, not rounded
+    assert interval_cost(before, after, WINTER_EV) == Decimal("0.00082")
+    assert interval_cost(after, Reading(after.timestamp, 0), WINTER_EV) == 0
 
 
 def test_billed_energy_is_the_register_delta_whatever_the_order_received():
