@@ -31,7 +31,7 @@ from central.services import AuthorizationResult, CentralServices, TxEvent
 from central.store.sqlite import StorageUnavailable
 from shared.casing import to_camel, to_snake
 from shared.ocpp201 import parse_meter_values
-from shared.ocpp_rpc import rejection
+from shared.ocpp_rpc import encoded, rejection
 from shared.timeutil import InvalidTimestamp, parse_timestamp, to_wire
 from shared.units import ac_power_w
 from shared.validation import validate
@@ -138,7 +138,7 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
         fields_ = {f.name: getattr(response, f.name) for f in dataclasses.fields(response)}
         reply = msg.create_call_result(to_camel(remove_nones(fields_)))
         validate(reply)
-        await self._send(reply.to_json())
+        await self._send(encoded(reply))
         after_action = handlers.get("_after_action")
         pending = after_action(self, **payload) if after_action is not None else None
         if pending is not None:  # a coroutine, run once the response has gone

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -19,6 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
+
+import orjson
 
 from central.demand import DrEvent
 from central.registry import (
@@ -347,7 +348,7 @@ class SqliteStore:
             raise NotFound(f"unknown tariff {tariff_id!r}")
         utility = await self.utility()
         tariff = parse_tariff(row["id"], row["name"], utility.timezone,
-                              json.loads(row["definition"]), bool(row["illustrative"]))
+                              orjson.loads(row["definition"]), bool(row["illustrative"]))
         self._tariffs[tariff_id] = tariff
         return tariff
 
@@ -424,13 +425,13 @@ class SqliteStore:
         async with self.unit():
             row = await self._one("SELECT connectors FROM station_state WHERE station_id = ?",
                                   station_id)
-            connectors = json.loads(row["connectors"]) if row else {}
+            connectors = orjson.loads(row["connectors"]) if row else {}
             connectors[f"{evse_id}/{connector_id}"] = {"status": status, "at": to_storage(at)}
             self._write(
                 "INSERT INTO station_state (station_id, last_seen, connectors) VALUES (?, ?, ?) "
                 "ON CONFLICT(station_id) DO UPDATE SET last_seen = excluded.last_seen, "
                 "connectors = excluded.connectors",
-                (station_id, to_storage(at), json.dumps(connectors)))
+                (station_id, to_storage(at), _json(connectors)))
 
     async def station_state(self, station_id: str) -> dict[str, Any]:
         """What the station told us: boot info, last message, connector statuses."""
@@ -441,7 +442,7 @@ class SqliteStore:
         return {"vendor": row["vendor"], "model": row["model"],
                 "booted_at": _wire(row["booted_at"]), "last_seen": _wire(row["last_seen"]),
                 "connectors": {k: {"status": v["status"], "at": _wire(v["at"])}
-                               for k, v in json.loads(row["connectors"]).items()}}
+                               for k, v in orjson.loads(row["connectors"]).items()}}
 
     # --- transactions (call inside unit()) ---------------------------------------------
 
@@ -453,7 +454,7 @@ class SqliteStore:
         row = await self._one(
             "SELECT reply FROM transaction_events WHERE station_id = ? AND transaction_id = ? "
             "AND seq_no = ?", station_id, transaction_id, seq_no)
-        return json.loads(row["reply"]) if row else None
+        return orjson.loads(row["reply"]) if row else None
 
     async def add_event(self, station_id: str, transaction_id: str, seq_no: int,
                         event_type: str, trigger_reason: str, timestamp: datetime,
@@ -461,7 +462,7 @@ class SqliteStore:
         self._write(
             "INSERT INTO transaction_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (station_id, transaction_id, seq_no, event_type, trigger_reason,
-             to_storage(timestamp), int(offline), json.dumps(reply)))
+             to_storage(timestamp), int(offline), _json(reply)))
         key = (station_id, transaction_id)
         if key in self._seq_nos:
             self._seq_nos[key].add(seq_no)
@@ -529,7 +530,7 @@ class SqliteStore:
             station_id, to_storage(before))
         if row is None:
             return None
-        end: int | None = json.loads(row["data"]).get("end_register_wh")
+        end: int | None = orjson.loads(row["data"]).get("end_register_wh")
         return end
 
     async def session_by_id(self, session_id: int) -> Session | None:
@@ -553,7 +554,7 @@ class SqliteStore:
         return None
 
     async def save_session(self, session: Session) -> Session:
-        data = json.dumps(_session_data(session))
+        data = _json(_session_data(session))
         started = to_storage(session.started_at) if session.started_at else None
         if session.id is None:
             cursor = self._write(
@@ -593,7 +594,7 @@ class SqliteStore:
             "DO UPDATE SET energy_wh = excluded.energy_wh, value = excluded.value, "
             "by_period = excluded.by_period",
             (session.id, session.premise_id, account_id, to_storage(started),
-             energy_wh, str(value), json.dumps(by_period)))
+             energy_wh, str(value), _json(by_period)))
 
     async def account(self, account_id: str) -> Account:
         row = await self._one("SELECT * FROM accounts WHERE id = ?", account_id)
@@ -619,7 +620,7 @@ class SqliteStore:
             "c.started_at >= ? AND c.started_at < ? ORDER BY c.started_at, s.id",
             account_id, to_storage(start), to_storage(end))
         return [(_session(row), {"energy_wh": row["energy_wh"], "value": row["value"],
-                                 "by_period": json.loads(row["by_period"])}) for row in rows]
+                                 "by_period": orjson.loads(row["by_period"])}) for row in rows]
 
     async def live_sessions(self) -> list[Session]:
         rows = await self._all("SELECT id, data FROM sessions WHERE status = 'active' "
@@ -714,14 +715,14 @@ def _wire(stored: str | None) -> str | None:
 def _row(kind: str, e: Any) -> tuple[Any, ...]:
     """A registry entry as its table's row."""
     if kind == "tariffs":
-        return (e.id, e.name, int(e.illustrative), json.dumps(tariff_definition(e)))
+        return (e.id, e.name, int(e.illustrative), _json(tariff_definition(e)))
     if kind == "programs":
         return (e.id, e.name, e.tariff_id, int(e.economy), e.max_power_w, e.randomized_delay_s)
     if kind == "accounts":
         return (e.id, e.name)
     if kind == "premises":
         return (e.id, e.account_id, e.address, e.territory, e.rate_plan, e.service_limit_w,
-                e.guest_policy, json.dumps(list(e.host_pays_for)))
+                e.guest_policy, _json(list(e.host_pays_for)))
     if kind == "stations":
         return (e.id, e.premise_id, e.kind, e.eumd_serial, e.max_power_w, e.password_hash,
                 e.security_profile)
@@ -737,7 +738,7 @@ def _program(row: sqlite3.Row) -> Program:
 def _premise(row: sqlite3.Row) -> Premise:
     return Premise(row["id"], row["account_id"], row["address"], row["territory"],
                    row["rate_plan"], row["service_limit_w"], row["guest_policy"],
-                   tuple(json.loads(row["host_pays_for"])))
+                   tuple(orjson.loads(row["host_pays_for"])))
 
 
 def _station(row: sqlite3.Row) -> Station:
@@ -756,6 +757,12 @@ def _pev(row: sqlite3.Row, identifiers: list[sqlite3.Row]) -> Pev:
 _TIME_FIELDS = ("started_at", "ended_at", "departure")
 
 
+def _json(value: Any) -> str:
+    """As json.dumps, int keys made strings too, in a tenth of the time: a live session's
+    record is written again at every TransactionEvent."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def _session_data(session: Session) -> dict[str, Any]:
     data = dict(vars(session))
     del data["id"]
@@ -768,7 +775,7 @@ def _session_data(session: Session) -> dict[str, Any]:
 
 
 def _session(row: sqlite3.Row) -> Session:
-    data = json.loads(row["data"])
+    data = orjson.loads(row["data"])
     for key in _TIME_FIELDS:
         if data[key] is not None:
             data[key] = parse_timestamp(data[key])
