@@ -73,7 +73,7 @@ CREATE TABLE IF NOT EXISTS station_state (
 CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY, station_id TEXT NOT NULL, transaction_id TEXT NOT NULL,
     data TEXT NOT NULL, status TEXT NOT NULL, payer_account TEXT, started_at TEXT,
-    UNIQUE (station_id, transaction_id));
+    premise_id TEXT, UNIQUE (station_id, transaction_id));
 CREATE TABLE IF NOT EXISTS transaction_events (
     station_id TEXT NOT NULL, transaction_id TEXT NOT NULL, seq_no INTEGER NOT NULL,
     event_type TEXT NOT NULL, trigger_reason TEXT NOT NULL, timestamp TEXT NOT NULL,
@@ -92,11 +92,15 @@ CREATE TABLE IF NOT EXISTS dr_events (
     limit_w INTEGER, reduce_pct INTEGER, randomize_s INTEGER NOT NULL,
     cancel_requested INTEGER NOT NULL DEFAULT 0, cancelled_at TEXT,
     changed_at TEXT NOT NULL);
+"""
+
+# After _migrate: they may index columns an earlier version did not have.
+INDEXES = """
 CREATE INDEX IF NOT EXISTS sessions_payer ON sessions (payer_account, started_at);
 CREATE INDEX IF NOT EXISTS credits_account ON premise_credits (account_id, started_at);
 CREATE INDEX IF NOT EXISTS meter_readings_session ON meter_readings (session_id, timestamp);
 CREATE INDEX IF NOT EXISTS pev_identifiers_pev ON pev_identifiers (pev_id);
-CREATE INDEX IF NOT EXISTS sessions_live_at_premise ON sessions (json_extract(data, '$.premise_id'))
+CREATE INDEX IF NOT EXISTS sessions_live_by_premise ON sessions (premise_id)
     WHERE status = 'active';
 """
 
@@ -153,6 +157,9 @@ class SqliteStore:
         # ... and, for those, the seqNos of every event stored, so that telling a new
         # event from a duplicate needs no lookup (loaded at a live session's 2nd event).
         self._seq_nos: dict[tuple[str, str], SeqNos] = {}
+        # ... and the indexed columns of their rows as last written, so that an event that
+        # leaves them as they were rewrites only the record.
+        self._columns: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._unit_touched: set[tuple[str, str]] = set()
         self._batch_touched: set[tuple[str, str]] = set()
         self._tariffs: dict[str, Tariff] = {}  # parsed once; cleared when tariffs change
@@ -163,6 +170,7 @@ class SqliteStore:
             writer = _connect(path)
             writer.executescript(SCHEMA)
             _migrate(writer)
+            writer.executescript(INDEXES)
             writer.execute("PRAGMA wal_autocheckpoint = 0")
             return writer, _connect(path), _connect(path)
         return cls(*await asyncio.to_thread(connect))
@@ -258,6 +266,7 @@ class SqliteStore:
         for key in keys:
             self._live.pop(key, None)
             self._seq_nos.pop(key, None)
+            self._columns.pop(key, None)
 
     def _write(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
         assert _in_unit.get(), "writes go inside store.unit()"
@@ -539,8 +548,8 @@ class SqliteStore:
 
     async def live_sessions_at(self, premise_id: str) -> list[Session]:
         rows = await self._all(
-            "SELECT id, data FROM sessions WHERE status = 'active' AND "
-            "json_extract(data, '$.premise_id') = ?", premise_id)
+            "SELECT id, data FROM sessions WHERE status = 'active' AND premise_id = ?",
+            premise_id)
         return [_session(row) for row in rows]
 
     async def live_session(self, station_id: str, evse_id: int) -> Session | None:
@@ -555,19 +564,25 @@ class SqliteStore:
 
     async def save_session(self, session: Session) -> Session:
         data = _json(_session_data(session))
-        started = to_storage(session.started_at) if session.started_at else None
+        columns = (session.status, session.payer_account,
+                   to_storage(session.started_at) if session.started_at else None,
+                   session.premise_id)
+        key = (session.station_id, session.transaction_id)
         if session.id is None:
             cursor = self._write(
                 "INSERT INTO sessions (station_id, transaction_id, data, status, payer_account, "
-                "started_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (session.station_id, session.transaction_id, data, session.status,
-                 session.payer_account, started))
+                "started_at, premise_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (session.station_id, session.transaction_id, data, *columns))
             session.id = cursor.lastrowid
+        elif self._columns.get(key) == columns:  # nearly every event: no index to update
+            self._write("UPDATE sessions SET data = ? WHERE id = ?", (data, session.id))
         else:
             self._write(
-                "UPDATE sessions SET data = ?, status = ?, payer_account = ?, started_at = ? "
-                "WHERE id = ?", (data, session.status, session.payer_account, started, session.id))
+                "UPDATE sessions SET data = ?, status = ?, payer_account = ?, started_at = ?, "
+                "premise_id = ? WHERE id = ?", (data, *columns, session.id))
         self._remember(session)
+        if key in self._live:
+            self._columns[key] = columns
         return session
 
     async def add_readings(self, session_id: int, seq_no: int,
@@ -706,6 +721,14 @@ def _migrate(db: sqlite3.Connection) -> None:
     if "security_profile" not in columns:
         db.execute("ALTER TABLE stations ADD COLUMN security_profile INTEGER NOT NULL "
                          "DEFAULT 1")
+    columns = {row["name"] for row in db.execute("PRAGMA table_info(sessions)")}
+    if "premise_id" not in columns:  # was indexed inside the JSON, at a cost to every event
+        db.executescript("""
+            BEGIN;
+            ALTER TABLE sessions ADD COLUMN premise_id TEXT;
+            UPDATE sessions SET premise_id = json_extract(data, '$.premise_id');
+            DROP INDEX IF EXISTS sessions_live_at_premise;
+            COMMIT;""")
 
 
 def _wire(stored: str | None) -> str | None:
