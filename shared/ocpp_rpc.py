@@ -15,9 +15,13 @@ UNREADABLE_ID = "-1"  # the message id to use when it cannot be read
 def encoded(result: CallResult) -> str:
     """The frame CallResult.to_json writes, in a tenth of the time (the package makes a
     JSON encoder per message: 2-5 us of every reply). A Decimal, which the package would
-    round to one decimal place, is sent whole."""
-    return orjson.dumps([result.message_type_id, result.unique_id, result.payload],
-                        default=_number).decode()
+    round to one decimal place, is sent whole; an integer beyond 64 bits, which orjson
+    refuses, is left to the package."""
+    try:
+        return orjson.dumps([result.message_type_id, result.unique_id, result.payload],
+                            default=_number).decode()
+    except orjson.JSONEncodeError:
+        return str(result.to_json())
 
 
 def _number(value: object) -> float:

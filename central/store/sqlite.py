@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -357,7 +358,7 @@ class SqliteStore:
             raise NotFound(f"unknown tariff {tariff_id!r}")
         utility = await self.utility()
         tariff = parse_tariff(row["id"], row["name"], utility.timezone,
-                              orjson.loads(row["definition"]), bool(row["illustrative"]))
+                              json.loads(row["definition"]), bool(row["illustrative"]))
         self._tariffs[tariff_id] = tariff
         return tariff
 
@@ -434,7 +435,7 @@ class SqliteStore:
         async with self.unit():
             row = await self._one("SELECT connectors FROM station_state WHERE station_id = ?",
                                   station_id)
-            connectors = orjson.loads(row["connectors"]) if row else {}
+            connectors = json.loads(row["connectors"]) if row else {}
             connectors[f"{evse_id}/{connector_id}"] = {"status": status, "at": to_storage(at)}
             self._write(
                 "INSERT INTO station_state (station_id, last_seen, connectors) VALUES (?, ?, ?) "
@@ -451,7 +452,7 @@ class SqliteStore:
         return {"vendor": row["vendor"], "model": row["model"],
                 "booted_at": _wire(row["booted_at"]), "last_seen": _wire(row["last_seen"]),
                 "connectors": {k: {"status": v["status"], "at": _wire(v["at"])}
-                               for k, v in orjson.loads(row["connectors"]).items()}}
+                               for k, v in json.loads(row["connectors"]).items()}}
 
     # --- transactions (call inside unit()) ---------------------------------------------
 
@@ -463,7 +464,7 @@ class SqliteStore:
         row = await self._one(
             "SELECT reply FROM transaction_events WHERE station_id = ? AND transaction_id = ? "
             "AND seq_no = ?", station_id, transaction_id, seq_no)
-        return orjson.loads(row["reply"]) if row else None
+        return json.loads(row["reply"]) if row else None
 
     async def add_event(self, station_id: str, transaction_id: str, seq_no: int,
                         event_type: str, trigger_reason: str, timestamp: datetime,
@@ -539,7 +540,7 @@ class SqliteStore:
             station_id, to_storage(before))
         if row is None:
             return None
-        end: int | None = orjson.loads(row["data"]).get("end_register_wh")
+        end: int | None = json.loads(row["data"]).get("end_register_wh")
         return end
 
     async def session_by_id(self, session_id: int) -> Session | None:
@@ -635,7 +636,7 @@ class SqliteStore:
             "c.started_at >= ? AND c.started_at < ? ORDER BY c.started_at, s.id",
             account_id, to_storage(start), to_storage(end))
         return [(_session(row), {"energy_wh": row["energy_wh"], "value": row["value"],
-                                 "by_period": orjson.loads(row["by_period"])}) for row in rows]
+                                 "by_period": json.loads(row["by_period"])}) for row in rows]
 
     async def live_sessions(self) -> list[Session]:
         rows = await self._all("SELECT id, data FROM sessions WHERE status = 'active' "
@@ -761,7 +762,7 @@ def _program(row: sqlite3.Row) -> Program:
 def _premise(row: sqlite3.Row) -> Premise:
     return Premise(row["id"], row["account_id"], row["address"], row["territory"],
                    row["rate_plan"], row["service_limit_w"], row["guest_policy"],
-                   tuple(orjson.loads(row["host_pays_for"])))
+                   tuple(json.loads(row["host_pays_for"])))
 
 
 def _station(row: sqlite3.Row) -> Station:
@@ -781,9 +782,13 @@ _TIME_FIELDS = ("started_at", "ended_at", "departure")
 
 
 def _json(value: Any) -> str:
-    """As json.dumps, int keys made strings too, in a tenth of the time: a live session's
-    record is written again at every TransactionEvent."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    """json.dumps's text (int keys made strings too) in a tenth of the time: a live
+    session's record is written again at every TransactionEvent. orjson refuses integers
+    beyond 64 bits, which json.dumps writes (and json.loads, not orjson, reads back)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value)
 
 
 def _session_data(session: Session) -> dict[str, Any]:
@@ -798,7 +803,7 @@ def _session_data(session: Session) -> dict[str, Any]:
 
 
 def _session(row: sqlite3.Row) -> Session:
-    data = orjson.loads(row["data"])
+    data = json.loads(row["data"])
     for key in _TIME_FIELDS:
         if data[key] is not None:
             data[key] = parse_timestamp(data[key])

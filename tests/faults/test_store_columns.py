@@ -1,6 +1,7 @@
-"""A session's indexed columns (status, payer, start, premise) stay true to its record:
-through a unit that failed after changing them, and in a database an earlier version
-wrote, where the premise was indexed inside the record's JSON."""
+"""A session's record reads back as it was written, whatever a station sent, and its
+indexed columns (status, payer, start, premise) stay true to it: through a unit that
+failed after changing them, and in a database an earlier version wrote, where the
+premise was indexed inside the record's JSON."""
 
 import json
 import sqlite3
@@ -62,5 +63,18 @@ async def test_a_database_from_before_the_premise_column_finds_its_live_sessions
                 "SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert "sessions_live_by_premise" in indexes
         assert "sessions_live_at_premise" not in indexes
+    finally:
+        await store.close()
+
+
+async def test_a_record_with_an_integer_beyond_64_bits_reads_back_exactly(tmp_path):
+    """A schema integer has no upper bound: an absurd energy request is stored as sent."""
+    store = await SqliteStore.open(tmp_path / "central.db")
+    try:
+        async with store.unit():
+            await store.save_session(Session("CP-1001", "tx-big", energy_requested_wh=10**30,
+                                             dr_energy_wh={"7": 2**64}))
+        [stored] = await store.sessions()
+        assert stored.energy_requested_wh == 10**30 and stored.dr_energy_wh == {"7": 2**64}
     finally:
         await store.close()

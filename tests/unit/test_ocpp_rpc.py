@@ -16,8 +16,10 @@ def test_a_reply_is_the_text_the_package_writes(payload):
     assert encoded(result) == result.to_json()
 
 
-def test_a_decimal_is_sent_whole_not_rounded_to_one_place():
+def test_a_decimal_is_sent_whole_and_a_huge_integer_exactly():
     text = encoded(CallResult("m1", {"totalCost": Decimal("1.55")}, "TransactionEvent"))
     assert json.loads(text) == [3, "m1", {"totalCost": 1.55}]
-    with pytest.raises(TypeError, match="not JSON serializable: set"):
+    big = CallResult("m1", {"customData": {"vendorId": "v", "wh": 10**30}}, "X")
+    assert encoded(big) == big.to_json()
+    with pytest.raises(TypeError, match="set is not JSON serializable"):
         encoded(CallResult("m1", {"odd": {1}}, "TransactionEvent"))
