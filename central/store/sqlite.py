@@ -564,9 +564,9 @@ class SqliteStore:
         return None
 
     async def save_session(self, session: Session) -> Session:
-        data = _json(_session_data(session))
-        columns = (session.status, session.payer_account,
-                   to_storage(session.started_at) if session.started_at else None,
+        record = _session_data(session)
+        data = _json(record)
+        columns = (session.status, session.payer_account, record["started_at"],
                    session.premise_id)
         key = (session.station_id, session.transaction_id)
         if session.id is None:
