@@ -147,10 +147,29 @@ class Tariff:
 
 @lru_cache(maxsize=4096)
 def _period_starts(zone: ZoneInfo, minutes: tuple[int, ...], day: date) -> tuple[datetime, ...]:
-    """A local day's period starts (and midnight) as UTC instants: worked out once per
-    zone, periods and day, as every metered minute is rated with them."""
-    return tuple(datetime.combine(day, time(m // 60, m % 60), zone).astimezone(UTC)
-                 for m in minutes)
+    """The UTC instants at which a local day's period may change: each period start (and
+    midnight), both times where the clock falls back and shows it twice, and the DST
+    switch itself, where the clock jumps. Between two of them the local clock runs on
+    without a jump past a period start, so the period is the same throughout. Worked
+    out once per zone, periods and day, as every metered minute is rated with them."""
+    starts = {datetime.combine(day, time(m // 60, m % 60, fold=fold), zone).astimezone(UTC)
+              for m in minutes for fold in (0, 1)}
+    switch = _offset_change(zone, day)
+    return tuple(sorted(starts if switch is None else {*starts, switch}))
+
+
+def _offset_change(zone: ZoneInfo, day: date) -> datetime | None:
+    """The first instant of the local day's new UTC offset, if it changes that day."""
+    low = datetime.combine(day, time(), zone).astimezone(UTC)
+    high = datetime.combine(day + timedelta(days=1), time(), zone).astimezone(UTC)
+    offset = low.astimezone(zone).utcoffset()
+    if high.astimezone(zone).utcoffset() == offset:
+        return None
+    while high - low > timedelta(seconds=1):  # the old offset at low, the new at high
+        middle = low + (high - low) // 2
+        low, high = (middle, high) if middle.astimezone(zone).utcoffset() == offset \
+            else (low, middle)
+    return high.replace(microsecond=0)
 
 
 def split_energy(segments: Sequence[Segment], wh: int) -> list[int]:

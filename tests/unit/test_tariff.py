@@ -18,10 +18,16 @@ instants = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2027,
                         timezones=st.just(UTC))
 
 
-@given(start=instants, hours=st.floats(min_value=0.001, max_value=72))
-def test_segments_partition_the_span_and_each_lies_in_one_period(start, hours):
-    end = start + timedelta(hours=hours)
-    segments = TARIFF.segments(start, end)
+# A period change inside the hour the clock shows twice when it falls back (01:30), and
+# one the clock skips when it springs forward (02:30).
+NIGHT_OWL = parse_tariff("night-owl", "t", LA, {"periods": [
+    {"name": "a", "start": "00:00", "end": "01:30", "price": "0.10"},
+    {"name": "b", "start": "01:30", "end": "02:30", "price": "0.50"},
+    {"name": "c", "start": "02:30", "end": "24:00", "price": "0.20"}]})
+
+
+def assert_partition(tariff, start, end, segments):
+    """The segments cover [start, end) end to end, each inside one period."""
     assert segments[0].start == start and segments[-1].end == end
     for left, right in itertools.pairwise(segments):
         assert left.end == right.start
@@ -29,21 +35,30 @@ def test_segments_partition_the_span_and_each_lies_in_one_period(start, hours):
     for segment in segments:
         last_instant = segment.end - timedelta(microseconds=1)
         for moment in (segment.start, last_instant):
-            season, period = TARIFF.at(moment)
+            season, period = tariff.at(moment)
             assert (season.name, period.name, period.price) == \
-                (segment.season, segment.period, segment.price)
+                (segment.season, segment.period, segment.price), moment
 
 
-def test_minute_after_minute_through_a_dst_night_each_gets_its_own_period():
+@pytest.mark.parametrize("tou", [TARIFF, NIGHT_OWL], ids=["ev-tou", "night-owl"])
+@given(start=instants, hours=st.floats(min_value=0.001, max_value=72))
+def test_segments_partition_the_span_and_each_lies_in_one_period(tou, start, hours):
+    end = start + timedelta(hours=hours)
+    assert_partition(tou, start, end, tou.segments(start, end))
+
+
+@pytest.mark.parametrize("tou", [TARIFF, NIGHT_OWL], ids=["ev-tou", "night-owl"])
+@pytest.mark.parametrize("noon", [local(2026, 10, 31, 12, 0), local(2026, 3, 7, 12, 0)],
+                         ids=["fall-back", "spring-forward"])
+def test_minute_after_minute_through_a_dst_night_each_gets_its_own_period(tou, noon):
     """The way meter values arrive: short consecutive spans, nearly all inside the
-    period span the tariff found for the one before, then one that crosses into the next."""
-    start = local(2026, 10, 31, 12, 0)  # through the fall-back night and the next day
+    period span the tariff found for the one before, then one that crosses into the next;
+    the price of each must not depend on which was priced before it."""
     minutes = range(36 * 60)
     for minute in [*minutes, *reversed(minutes)]:  # a replayed backlog may go back in time
-        left = start + timedelta(minutes=minute, seconds=30)
-        segments = TARIFF.segments(left, left + timedelta(minutes=1))
-        assert [s.period for s in segments] == list(dict.fromkeys(
-            TARIFF.at(moment)[1].name for moment in (left, left + timedelta(seconds=59))))
+        left = noon + timedelta(minutes=minute, seconds=30)
+        right = left + timedelta(minutes=1)
+        assert_partition(tou, left, right, tou.segments(left, right))
 
 
 def test_a_span_across_midnight_is_cut_at_local_midnight():
