@@ -717,19 +717,30 @@ def _connect(path: Path | str) -> sqlite3.Connection:
 
 
 def _migrate(db: sqlite3.Connection) -> None:
-    """Bring a database written by an earlier version up to this schema."""
-    columns = {row["name"] for row in db.execute("PRAGMA table_info(stations)")}
-    if "security_profile" not in columns:
-        db.execute("ALTER TABLE stations ADD COLUMN security_profile INTEGER NOT NULL "
-                         "DEFAULT 1")
-    columns = {row["name"] for row in db.execute("PRAGMA table_info(sessions)")}
-    if "premise_id" not in columns:  # was indexed inside the JSON, at a cost to every event
-        db.executescript("""
-            BEGIN;
-            ALTER TABLE sessions ADD COLUMN premise_id TEXT;
-            UPDATE sessions SET premise_id = json_extract(data, '$.premise_id');
-            DROP INDEX IF EXISTS sessions_live_at_premise;
-            COMMIT;""")
+    """Bring a database written by an earlier version up to this schema, checked under
+    the write lock (another process may be opening it at the same moment), and fill in
+    what an earlier version may have written since: it leaves the premise column empty."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if "security_profile" not in _columns_of(db, "stations"):
+            db.execute("ALTER TABLE stations ADD COLUMN security_profile INTEGER NOT NULL "
+                       "DEFAULT 1")
+        if "premise_id" not in _columns_of(db, "sessions"):  # was indexed inside the JSON
+            db.execute("ALTER TABLE sessions ADD COLUMN premise_id TEXT")
+            db.execute("UPDATE sessions SET premise_id = json_extract(data, '$.premise_id')")
+        db.execute("UPDATE sessions SET premise_id = json_extract(data, '$.premise_id') "
+                   "WHERE status = 'active' AND premise_id IS NULL")
+        # the earlier version's index inside the JSON, a cost to every event (it makes it
+        # again when it opens the database)
+        db.execute("DROP INDEX IF EXISTS sessions_live_at_premise")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _columns_of(db: sqlite3.Connection, table: str) -> set[str]:
+    return {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
 
 
 def _wire(stored: str | None) -> str | None:
