@@ -121,5 +121,8 @@ async def test_a_record_with_an_integer_beyond_64_bits_reads_back_exactly(tmp_pa
                                              dr_energy_wh={"7": 2**64}))
         [stored] = await store.sessions()
         assert stored.energy_requested_wh == 10**30 and stored.dr_energy_wh == {"7": 2**64}
+        with pytest.raises(TypeError, match="not JSON serializable"):  # a bug, not text
+            async with store.unit():
+                await store.save_session(Session("CP-1001", "tx-bug", schedule={"at": stored}))
     finally:
         await store.close()

@@ -21,5 +21,7 @@ def test_a_decimal_is_sent_whole_and_a_huge_integer_exactly():
     assert json.loads(text) == [3, "m1", {"totalCost": 1.55}]
     big = CallResult("m1", {"customData": {"vendorId": "v", "wh": 10**30}}, "X")
     assert encoded(big) == big.to_json()
+    both = CallResult("m1", {"totalCost": Decimal("1.55"), "customData": {"wh": 10**30}}, "X")
+    assert json.loads(encoded(both))[2] == {"totalCost": 1.55, "customData": {"wh": 10**30}}
     with pytest.raises(TypeError, match="set is not JSON serializable"):
         encoded(CallResult("m1", {"odd": {1}}, "TransactionEvent"))
