@@ -111,6 +111,7 @@ _in_unit: ContextVar[bool] = ContextVar("in_unit", default=False)
 T = TypeVar("T")
 LIVE_SESSIONS_KEPT = 50_000
 COMMITS_PER_CHECKPOINT = 100
+BUSY_TIMEOUT_MS = 5000  # how long a write waits for another process's lock
 
 
 class NotFound(LookupError):
@@ -135,8 +136,9 @@ class SqliteStore:
     its own, so a failing unit leaves the others whole), and the unit returns only once a
     COMMIT (fsync) has made them durable. Units that arrive while a commit runs share the
     next one, so one fsync serves many events. Statements run on the event loop's thread
-    (microseconds: the pages are cached, nothing is synced); what may wait, the write
-    lock (BEGIN) and the fsync (COMMIT), runs in a worker thread.
+    (microseconds: the pages are cached, nothing is synced); what may wait, the fsync
+    (COMMIT) and the write lock (BEGIN) while another process holds it, runs in a
+    worker thread.
     """
 
     def __init__(self, writer: sqlite3.Connection, reader: sqlite3.Connection,
@@ -193,8 +195,8 @@ class SqliteStore:
         it fails."""
         async with self._lock:
             if not self._db.in_transaction:
-                try:  # waits up to busy_timeout when another process holds the lock
-                    await _in_thread(self._db.execute, "BEGIN IMMEDIATE")
+                try:
+                    await self._begin()
                 except STORAGE_FAILURES as error:
                     raise StorageUnavailable(str(error)) from error
             self._db.execute("SAVEPOINT unit")
@@ -221,6 +223,21 @@ class SqliteStore:
                 asyncio.create_task(self._commit())  # noqa: RUF006  (the batch holds it)
             batch = self._batch
         await asyncio.shield(batch)
+
+    async def _begin(self) -> None:
+        """BEGIN IMMEDIATE, here if the write lock is free (nearly always: in WAL mode
+        readers and checkpoints do not take it), sparing each commit a thread hop; else
+        in a worker thread, waiting up to busy_timeout for the process that holds it."""
+        self._db.execute("PRAGMA busy_timeout = 0")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                raise
+        finally:
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await _in_thread(self._db.execute, "BEGIN IMMEDIATE")
 
     def _batch_lost(self, error: BaseException) -> None:
         """The open transaction is gone: its units finished earlier are told, not
@@ -711,7 +728,7 @@ def _connect(path: Path | str) -> sqlite3.Connection:
     db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     db.row_factory = sqlite3.Row
     for pragma in ("journal_mode = WAL", "synchronous = FULL", "foreign_keys = ON",
-                   "busy_timeout = 5000"):
+                   f"busy_timeout = {BUSY_TIMEOUT_MS}"):
         db.execute(f"PRAGMA {pragma}")
     return db
 

@@ -106,3 +106,20 @@ async def test_a_write_error_that_rolled_back_the_whole_batch_fails_every_unit_i
             assert await store.session("CP-1001", "tx-first") is None
     finally:
         await store.close()
+
+
+async def test_an_event_waits_out_a_lock_held_for_a_moment_and_is_answered(central):
+    """Another process (a registry import) holds the write lock for a second: the event
+    waits for it, up to busy_timeout, rather than closing the link for a replay."""
+    link = await open_link(central)
+    holder = sqlite3.connect(central.db, isolation_level=None, check_same_thread=False)
+    await asyncio.to_thread(holder.execute, "BEGIN IMMEDIATE")
+    asyncio.get_running_loop().call_later(1.0, holder.execute, "ROLLBACK")
+    try:
+        reply = await rpc(link, "TransactionEvent", STARTED, "e-waits")
+    finally:
+        holder.close()
+    assert reply[:2] == [3, "e-waits"]
+    await link.close()
+    [session] = await central.store.sessions()
+    assert session.transaction_id == "tx-locked"
