@@ -8,7 +8,7 @@ spans in proportion to time, in whole Wh.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -68,8 +68,7 @@ def interval_cost(before: Reading, after: Reading, tariff: Tariff) -> Decimal:
                Decimal(0))
 
 
-def _shares(before: Reading, after: Reading,
-            tariff: Tariff) -> Iterator[tuple[str, Decimal, int]]:
+def _shares(before: Reading, after: Reading, tariff: Tariff) -> list[tuple[str, Decimal, int]]:
     """(period, price, Wh) for each period an interval's energy fell in, none with 0 Wh
     (a period the PEV drew nothing in does not appear on the bill)."""
     delta = after.register_wh - before.register_wh
@@ -80,7 +79,7 @@ def _shares(before: Reading, after: Reading,
     else:
         shares = [(s.period, s.price, wh)
                   for s, wh in zip(segments, split_energy(segments, delta), strict=True)]
-    return (share for share in shares if share[2] != 0)
+    return [share for share in shares if share[2] != 0]
 
 
 def energy_within(readings: Sequence[Reading], start: datetime, end: datetime) -> int:
