@@ -1,6 +1,7 @@
 """The ceiling: a plain websockets server that sends every frame straight back, on the
-same event loop (uvloop where installed) as the central. The load generator matches a
-reply by its message id, so an echoed CALL counts as an answer."""
+same event loop (uvloop where installed) and with the same negotiated compression as the
+central, so that the two differ only in what the central does with a message. The load
+generator matches a reply by its message id, so an echoed CALL counts as an answer."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import contextlib
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from central.compression import COMPRESSION
 from shared.eventloop import run
 
 
@@ -22,7 +24,8 @@ async def echo(connection: ServerConnection) -> None:
 
 async def main_async(port: int) -> None:
     async with serve(echo, "127.0.0.1", port, subprotocols=["ocpp2.0.1"],  # type: ignore[list-item]
-                     ping_interval=None, max_size=2**20) as server:
+                     ping_interval=None, max_size=2**20,
+                     compression=None, extensions=[COMPRESSION]) as server:
         print(f"listening on ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/ocpp",
               flush=True)
         await asyncio.Future()

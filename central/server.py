@@ -12,10 +12,10 @@ from urllib.parse import unquote
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
-from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from central.compression import COMPRESSION
 from central.passwords import verify_password
 from central.ratelimit import RateLimit
 from central.registry import CERTIFICATE_PROFILE
@@ -29,15 +29,6 @@ log = logging.getLogger("central.server")
 
 PATH_PREFIX = "/ocpp/"
 MAX_FRAME_BYTES = 64 * 1024
-# OCPP-J 2.0.1 3.3: a CSMS must offer RFC 7692 compression. Without context takeover
-# each message is compressed alone, so an idle connection holds no zlib state (websockets
-# creates it per message then): OCPP messages are a few hundred bytes, and a history of
-# earlier ones would gain little. Small windows keep that per-message state small too.
-COMPRESSION = ServerPerMessageDeflateFactory(server_no_context_takeover=True,
-                                             client_no_context_takeover=True,
-                                             server_max_window_bits=9,
-                                             client_max_window_bits=9,
-                                             compress_settings={"memLevel": 1})
 
 
 def station_id_from_path(path: str) -> str | None:
