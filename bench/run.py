@@ -106,16 +106,23 @@ def loadgen(url: str, stations: int, *options: str, first: int = 1) -> subproces
 
 
 def measured_load(server: Server, stations: int, *options: str) -> dict[str, Any]:
-    """One load generator run; the server's CPU over the whole run, its RSS at the end."""
+    """One load generator run; the server's and the generator's CPU over the whole run
+    (a server below 100 % is held back by the generator, which shares the machine), the
+    server's CPU time per round trip, and its RSS at the end."""
     generator = loadgen(server.url, stations, *options)
     assert generator.stdout is not None
     json.loads(generator.stdout.readline())  # connected
-    cpu_before, wall_before = cpu_seconds(server.process.pid), time.monotonic()
+    wall_before = time.monotonic()
+    server_before, generator_before = cpu_seconds(server.process.pid), cpu_seconds(generator.pid)
     result: dict[str, Any] = json.loads(generator.stdout.readline())
+    server_cpu = cpu_seconds(server.process.pid) - server_before
+    generator_cpu = cpu_seconds(generator.pid) - generator_before
     generator.wait()
     wall = time.monotonic() - wall_before
-    result["server_cpu_pct"] = round(100 * (cpu_seconds(server.process.pid) - cpu_before)
-                                     / wall, 1)
+    result["server_cpu_pct"] = round(100 * server_cpu / wall, 1)
+    result["loadgen_cpu_pct"] = round(100 * generator_cpu / wall, 1)
+    result["server_cpu_us_per_round_trip"] = round(
+        1e6 * server_cpu / max(result["round_trips_per_s"] * wall, 1), 1)
     result["server_rss_mb"] = round(rss_bytes(server.process.pid) / 2**20, 1)
     return result
 
@@ -190,10 +197,13 @@ def report(results: dict[str, Any]) -> Table:
     tp, echo, lat = results["throughput"], results["echo"], results["latency"]
     table.add_row(f"central, {tp['stations']} stations", f"{tp['round_trips_per_s']:,.0f} "
                   f"TransactionEvent round trips/s (p50 {tp['p50_ms']} ms, p99 "
-                  f"{tp['p99_ms']} ms; CPU {tp['server_cpu_pct']} %, RSS "
-                  f"{tp['server_rss_mb']} MB)", ">= 8,000/s")
+                  f"{tp['p99_ms']} ms; CPU {tp['server_cpu_pct']} %, "
+                  f"{tp['server_cpu_us_per_round_trip']} us each, RSS "
+                  f"{tp['server_rss_mb']} MB; load generator CPU {tp['loadgen_cpu_pct']} %)",
+                  ">= 8,000/s")
     table.add_row("echo ceiling", f"{echo['round_trips_per_s']:,.0f} round trips/s "
-                  f"(p99 {echo['p99_ms']} ms)", "")
+                  f"(p99 {echo['p99_ms']} ms; echo CPU {echo['server_cpu_pct']} %, "
+                  f"load generator CPU {echo['loadgen_cpu_pct']} %)", "")
     table.add_row("central / ceiling", f"{results['ratio_pct']} %", ">= 50 %")
     table.add_row(f"latency at {lat['offered_per_s']:,}/s offered",
                   f"p50 {lat['p50_ms']} ms, p95 {lat['p95_ms']} ms, p99 {lat['p99_ms']} ms "
