@@ -235,6 +235,8 @@ def main() -> int:
                         help="idle run (this sandbox caps a process at 20,000 open files)")
     parser.add_argument("--fleet", type=int, default=5000, help="fleet run (0: skip)")
     parser.add_argument("--sessions", type=int, default=10_000, help="statement run")
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="directory for the JSON result file")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="pev-bench-"))
     console = Console()
@@ -290,9 +292,9 @@ def main() -> int:
                                                           args.sessions))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"{results['at'].replace(':', '')}.json"
-    out.write_text(json.dumps(results, indent=2))
+    args.results.mkdir(parents=True, exist_ok=True)
+    out = args.results / f"{results['at'].replace(':', '')}.json"
+    out.write_text(json.dumps(results, indent=2, default=str))
     console.print(report(results))
     console.print(f"results: {out}")
     return 0

@@ -1,0 +1,28 @@
+"""`make bench` at its smallest: every run of it works end to end and is reported (its
+figures are measured by `make bench` itself, never asserted here)."""
+
+import json
+import subprocess
+import sys
+
+from tests.helpers import ROOT
+
+
+def test_the_benchmark_runs_every_part_and_writes_its_figures(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--stations", "20", "--duration-s", "1",
+         "--rate", "100", "--idle", "30", "--fleet", "0", "--sessions", "200",
+         "--results", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    [written] = tmp_path.glob("*.json")
+    results = json.loads(written.read_text())
+    for run in ("throughput", "echo", "latency"):
+        assert results[run]["connected"] == 20
+        assert results[run]["round_trips"] > 0 and results[run]["errors"] == 0
+        assert results[run]["p50_ms"] <= results[run]["p99_ms"]
+        assert results[run]["server_cpu_pct"] > 0 and results[run]["loadgen_cpu_pct"] > 0
+    assert results["ratio_pct"] > 0
+    assert results["idle"]["connected"] == 30 and results["idle"]["heartbeat_errors"] == 0
+    assert results["statement"]["sessions"] == 200
+    assert "central / ceiling" in done.stdout and str(written) in done.stdout.replace("\n", "")
