@@ -192,16 +192,17 @@ async def run_agent(central: Central, station: str, *args: str, password: str | 
 
 async def open_link(central: Any, station: str = "CP-1001", *,
                     password: str | None = None, subprotocols: list[str] | None = None,
-                    tls: ssl.SSLContext | None = None) -> websockets.ClientConnection:
+                    tls: ssl.SSLContext | None = None,
+                    **options: Any) -> websockets.ClientConnection:
     """A raw OCPP-J client connection to `central.url`, for sending exactly the frames a
-    test wants (`password` "": no Basic auth)."""
+    test wants (`password` "": no Basic auth; `options` go to websockets.connect)."""
     password = PASSWORDS.get(station, "x") if password is None else password
     credentials = base64.b64encode(f"{station}:{password}".encode()).decode()
     return await websockets.connect(
         f"{central.url}/{station}",
         subprotocols=subprotocols if subprotocols is not None else ["ocpp2.0.1"],
         additional_headers={"Authorization": "Basic " + credentials} if password else {},
-        ssl=tls)
+        ssl=tls, **options)
 
 
 async def rpc(link: websockets.ClientConnection, action: str, payload: Any,

@@ -1,11 +1,9 @@
 """RFC 7692 compression (OCPP-J 2.0.1 3.3): offered, compressed frames from a station
 understood, small replies sent plain and large messages compressed."""
 
-import base64
 import json
 from collections.abc import Sequence
 
-import websockets
 from websockets.extensions.base import Extension
 from websockets.extensions.permessage_deflate import (
     ClientPerMessageDeflateFactory,
@@ -15,7 +13,7 @@ from websockets.frames import CONT, TEXT, Frame
 from websockets.typing import ExtensionParameter
 
 from central.compression import COMPRESSION, MIN_COMPRESSED_BYTES
-from tests.integration.conftest import PASSWORDS
+from tests.integration.conftest import open_link
 
 
 class Recording(PerMessageDeflate):
@@ -45,10 +43,7 @@ class RecordingOffer(ClientPerMessageDeflateFactory):
 
 async def test_a_compressing_station_is_understood_and_answered_plain(central):
     offer = RecordingOffer()
-    credentials = base64.b64encode(f"CP-1001:{PASSWORDS['CP-1001']}".encode()).decode()
-    async with websockets.connect(f"{central.url}/CP-1001", subprotocols=["ocpp2.0.1"],
-                                  additional_headers={"Authorization": "Basic " + credentials},
-                                  compression=None, extensions=[offer]) as link:
+    async with await open_link(central, compression=None, extensions=[offer]) as link:
         assert link.response.headers["Sec-WebSocket-Extensions"].startswith(
             "permessage-deflate")
         # a BootNotification with a long model name: compressed by the station

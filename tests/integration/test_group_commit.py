@@ -2,6 +2,7 @@
 transaction, and each returns only once that transaction is committed."""
 
 import asyncio
+import contextlib
 import sqlite3
 from datetime import UTC, datetime
 
@@ -22,7 +23,7 @@ async def test_units_arriving_within_the_window_share_one_commit_and_return_comm
         async def seen(station: str, after_s: float) -> None:
             await asyncio.sleep(after_s)
             await store.record_seen(station, AT)
-            with sqlite3.connect(tmp_path / "central.db") as other:  # another connection
+            with contextlib.closing(sqlite3.connect(tmp_path / "central.db")) as other:
                 assert other.execute("SELECT last_seen FROM station_state WHERE "
                                      "station_id = ?", (station,)).fetchone() is not None
 
