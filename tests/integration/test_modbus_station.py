@@ -4,7 +4,7 @@ server, against the real central system; and `pev-chargepoint probe` checks them
 
 import asyncio
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from shared.clock import Clock
 from shared.schedule import Schedule
@@ -19,7 +19,7 @@ from tests.integration.conftest import (
 )
 from tests.modbus_devices import SPEED, Plant, hardware_agent, modbus_devices, station_file, until
 
-MINUTE = timedelta(minutes=1)
+MINUTE, SECOND = timedelta(minutes=1), timedelta(seconds=1)
 BEGIN_WH = 1_234_500  # the emulated meter's register when the tests start
 
 
@@ -113,7 +113,9 @@ async def test_the_same_readings_give_the_same_ocpp_traffic_and_bill_on_either_b
         tmp_path):
     """One L1 session simulated; then the emulated meter serves exactly its readings to a
     hardware-backed agent: the central sees the same transaction and bills the same."""
-    plug_in, departure = tonight("20:05"), "20:45"
+    # 15 simulated minutes (3 s) for either agent to boot before the plug-in, so that both
+    # sessions start at the same whole minute and see the same ticks
+    plug_in, departure = tonight("20:15"), "20:55"
     # 2950 Wh at 7360 W end 3 s past a minute: the hardware-backed session, plugged in a
     # few simulated seconds later, ends its charging window before the next tick too
     runs = {}
@@ -131,11 +133,17 @@ async def test_the_same_readings_give_the_same_ocpp_traffic_and_bill_on_either_b
                 async with modbus_devices(plant) as devices:
                     agent = await hardware_agent(central, devices, "CP-1002", *args,
                                                  state_dir=directory)
+                    await until(lambda: "CP-1002" in central.router.connected(),
+                                "the hardware-backed agent connecting")
+                    assert central.clock.now() < runs["simulated"]["started"], "booted late"
                     await central.clock.sleep_until(runs["simulated"]["started"])
                     plant.plug_in()
                     run = await finished(agent)
             assert run.returncode == 0, run.stderr
             session = await session_of(central, "CP-1002")
+            if backend == "simulated":
+                late = session.started_at - datetime.fromisoformat(plug_in)
+                assert late < 10 * SECOND, "booted late"
             traffic = []
             while not feed.empty():
                 event = feed.get_nowait()
