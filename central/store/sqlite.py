@@ -110,7 +110,11 @@ log = logging.getLogger("central.store")
 _in_unit: ContextVar[bool] = ContextVar("in_unit", default=False)
 T = TypeVar("T")
 LIVE_SESSIONS_KEPT = 50_000
-COMMITS_PER_CHECKPOINT = 100
+# Counted in units, not commits: under a heavy load a commit carries hundreds of them,
+# and a hundred commits left 37,000 pages in the WAL for the first checkpoint.
+UNITS_PER_CHECKPOINT = 1000
+WAL_FRAMES_KEPT = 4096  # pages (16 MB): past this, a checkpoint makes SQLite restart the WAL
+WAL_BYTES_LIMIT = 64 * 2**20  # a WAL that a burst grew past this is cut back on restart
 # A commit waits this long for more units to join it: at a moderate rate (1,000 events/s)
 # a lone event per transaction paid a thread hop, a BEGIN and an fsync of its own.
 COMMIT_WINDOW_S = 0.001
@@ -153,7 +157,7 @@ class SqliteStore:
         # thread, now and then, while units carry on.
         self._checkpointer = checkpointer
         self._checkpoint: asyncio.Task[None] | None = None
-        self._commits = 0
+        self._units_uncopied = 0  # committed since the last checkpoint began
         self._lock = asyncio.Lock()  # one unit or commit on the writer at a time
         self._read_lock = asyncio.Lock()  # one read on the reader at a time
         self._batch: asyncio.Future[None] | None = None  # the open transaction's commit
@@ -168,6 +172,7 @@ class SqliteStore:
         self._columns: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._unit_touched: set[tuple[str, str]] = set()
         self._batch_touched: set[tuple[str, str]] = set()
+        self._batch_units = 0
         self._tariffs: dict[str, Tariff] = {}  # parsed once; cleared when tariffs change
 
     @classmethod
@@ -178,6 +183,7 @@ class SqliteStore:
             _migrate(writer)
             writer.executescript(INDEXES)
             writer.execute("PRAGMA wal_autocheckpoint = 0")
+            writer.execute(f"PRAGMA journal_size_limit = {WAL_BYTES_LIMIT}")
             return writer, _connect(path), _connect(path)
         return cls(*await asyncio.to_thread(connect))
 
@@ -185,8 +191,9 @@ class SqliteStore:
         async with self._lock:
             if self._db.in_transaction:  # a unit finished, its commit not yet run
                 await self._commit_batch()
-            if self._checkpoint is not None:
-                await self._checkpoint
+            if (checkpoint := self._checkpoint) is not None:  # it may wait for this lock
+                checkpoint.cancel()
+                await asyncio.wait([checkpoint])
             self._db.close()
             async with self._read_lock:
                 self._reader.close()
@@ -221,6 +228,7 @@ class SqliteStore:
                 _in_unit.reset(token)
             self._db.execute("RELEASE unit")
             self._batch_touched |= self._unit_touched
+            self._batch_units += 1
             if self._batch is None:
                 self._batch = asyncio.get_running_loop().create_future()
                 asyncio.create_task(self._commit())  # noqa: RUF006  (the batch holds it)
@@ -246,7 +254,7 @@ class SqliteStore:
         """The open transaction is gone: its units finished earlier are told, not
         committed, and nothing they touched stays cached."""
         self._forget(self._unit_touched | self._batch_touched)
-        self._batch_touched = set()
+        self._batch_touched, self._batch_units = set(), 0
         if self._batch is not None:
             self._batch.set_exception(StorageUnavailable(f"transaction rolled back: {error}"))
             self._batch = None
@@ -260,6 +268,7 @@ class SqliteStore:
     async def _commit_batch(self) -> None:
         batch, self._batch = self._batch, None
         touched, self._batch_touched = self._batch_touched, set()
+        units, self._batch_units = self._batch_units, 0
         try:
             await _in_thread(self._db.execute, "COMMIT")
         except STORAGE_FAILURES as error:
@@ -271,18 +280,39 @@ class SqliteStore:
         else:
             if batch is not None:
                 batch.set_result(None)
-            self._commits += 1
-            if self._commits % COMMITS_PER_CHECKPOINT == 0 and self._checkpoint is None:
+            self._units_uncopied += units
+            if self._units_uncopied >= UNITS_PER_CHECKPOINT and self._checkpoint is None:
+                self._units_uncopied = 0
                 self._checkpoint = asyncio.create_task(self._copy_wal())
 
     async def _copy_wal(self) -> None:
-        """A PASSIVE checkpoint: copies what it can without waiting for anyone."""
+        """PASSIVE checkpoints, which copy what they can without waiting for anyone.
+
+        SQLite starts the WAL again from its top only when a transaction begins with all
+        of it copied, which under steady load never happens by itself: units append while
+        the copy runs, and the WAL grew by some 2,000 pages a second, without end. So once
+        it is past WAL_FRAMES_KEPT, what the units appended during the copy is copied too
+        with the writer held (a few hundred pages: milliseconds), and the next unit's
+        transaction starts the WAL again."""
         try:
-            await _in_thread(self._checkpointer.execute, "PRAGMA wal_checkpoint(PASSIVE)")
+            frames = await self._checkpoint_passive()
+            if frames > WAL_FRAMES_KEPT:
+                async with self._lock:
+                    if self._db.in_transaction:  # units done, their commit not yet run
+                        await self._commit_batch()
+                    await self._checkpoint_passive()
         except STORAGE_FAILURES as error:  # the next one tries again; the WAL keeps all
             log.warning("checkpoint failed", extra={"error": str(error)})
         finally:
             self._checkpoint = None
+
+    async def _checkpoint_passive(self) -> int:
+        """One PASSIVE checkpoint; the WAL's length in pages."""
+        def checkpoint() -> int:
+            _, frames, _ = self._checkpointer.execute(
+                "PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            return int(frames)
+        return await _in_thread(checkpoint)
 
     def _forget(self, keys: Iterable[tuple[str, str]]) -> None:
         for key in keys:

@@ -4,13 +4,17 @@ transaction, and each returns only once that transaction is committed."""
 import asyncio
 import contextlib
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from central.store import SqliteStore
+from central.store import sqlite as sqlite_store
 from central.store.sqlite import COMMIT_WINDOW_S
+from shared.timeutil import to_storage
 from tests.helpers import example_registry
 
 AT = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)
+MINUTES = 600
+WAL_HEADER, WAL_FRAME_HEADER, PAGE_BYTES = 32, 24, 4096
 
 
 async def test_units_arriving_within_the_window_share_one_commit_and_return_committed(
@@ -35,3 +39,30 @@ async def test_units_arriving_within_the_window_share_one_commit_and_return_comm
         assert commits == ["COMMIT", "COMMIT"]
     finally:
         await store.close()
+
+
+async def test_under_a_steady_stream_of_units_the_wal_starts_again_instead_of_growing(
+        tmp_path, monkeypatch):
+    """Units never stop arriving, so SQLite would never find the WAL wholly copied at the
+    start of a transaction; the store's checkpoints make it so now and then."""
+    monkeypatch.setattr(sqlite_store, "UNITS_PER_CHECKPOINT", 40)
+    monkeypatch.setattr(sqlite_store, "WAL_FRAMES_KEPT", 50)
+    store = await SqliteStore.open(tmp_path / "central.db")
+    await store.import_registry(example_registry())
+    stations = [f"CP-{n:04d}" for n in range(4)]
+    wal = tmp_path / "central.db-wal"
+    commits: list[str] = []
+    store._db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    try:
+        async def stream(station: str) -> None:
+            for minute in range(MINUTES):
+                await store.record_seen(station, AT + timedelta(minutes=minute))
+        await asyncio.gather(*(stream(s) for s in stations))
+        assert len(commits) > 300  # the units kept coming, checkpoint after checkpoint
+        frames = (wal.stat().st_size - WAL_HEADER) // (WAL_FRAME_HEADER + PAGE_BYTES)
+        assert frames < 200  # 670 pages, a page a commit, without the restarts
+    finally:
+        await store.close()
+    with contextlib.closing(sqlite3.connect(tmp_path / "central.db")) as db:
+        assert db.execute("SELECT COUNT(*) FROM station_state WHERE last_seen = ?",
+                          (to_storage(AT + timedelta(minutes=MINUTES - 1)),)).fetchone()[0] == 4
