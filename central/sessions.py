@@ -5,9 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 SCENARIOS = ("L1", "L2-A", "L2-B")
+
+
+class SessionLine(NamedTuple):
+    """What an account's statement shows of a session."""
+
+    id: int
+    station_id: str
+    premise_id: str | None
+    pev_id: str | None
+    scenario: str | None
+    start: str | None  # ISO UTC, as on the wire
+    end: str | None
+    energy_wh: int | None
+    cost_total: Decimal | None
+    cost_by_period: dict[str, dict[str, Any]]
+    reconciliation: str | None  # its status
 
 
 @dataclass

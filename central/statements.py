@@ -20,9 +20,8 @@ from zoneinfo import ZoneInfo
 from rich.console import Group
 from rich.table import Table
 
-from central.sessions import Session
+from central.sessions import SessionLine
 from central.store.sqlite import SqliteStore
-from shared.timeutil import to_wire
 
 SECTIONS = {"home": "Charging at home (L1)", "away": "Charging away, billed here (L2-B)",
             "hosted_guests": "Guests hosted, billed here (L2-A)",
@@ -67,15 +66,13 @@ class Statement:
                            "credit_wh": self.credit_wh, "credit_value": str(self.credit_value)}}
 
 
-def _line(session: Session, energy_wh: int, amount: str,
+def _line(session: SessionLine, energy_wh: int, amount: str,
           by_period: dict[str, Any]) -> dict[str, Any]:
-    return {"session_id": session.id, "start": to_wire(session.started_at)
-            if session.started_at else None,
-            "end": to_wire(session.ended_at) if session.ended_at else None,
+    return {"session_id": session.id, "start": session.start, "end": session.end,
             "station": session.station_id, "premise": session.premise_id,
             "pev": session.pev_id, "scenario": session.scenario, "energy_wh": energy_wh,
             "amount": amount, "by_period": by_period,
-            "reconciliation": (session.reconciliation or {}).get("status")}
+            "reconciliation": session.reconciliation}
 
 
 async def build(store: SqliteStore, account_id: str, month: str) -> Statement:

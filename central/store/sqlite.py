@@ -34,11 +34,11 @@ from central.registry import (
     Station,
     Utility,
 )
-from central.sessions import Session
+from central.sessions import Session, SessionLine
 from central.store.seqnos import SeqNos
 from shared.ocpp201 import MeterSample
 from shared.tariff import Tariff, parse_tariff, tariff_definition
-from shared.timeutil import parse_timestamp, to_storage, to_wire
+from shared.timeutil import parse_timestamp, to_storage, to_wire, wire_from_storage
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS utility (
@@ -670,24 +670,25 @@ class SqliteStore:
         return Account(row["id"], row["name"])
 
     async def billed_sessions(self, account_id: str, start: datetime,
-                              end: datetime) -> list[Session]:
+                              end: datetime) -> list[SessionLine]:
         """Sessions billed to this account that started in [start, end)."""
         rows = await self._all(
-            "SELECT id, data FROM sessions WHERE payer_account = ? AND started_at >= ? AND "
-            "started_at < ? ORDER BY started_at, id",
+            f"SELECT s.id, {_LINE_FIELDS} FROM sessions s WHERE payer_account = ? AND "
+            "started_at >= ? AND started_at < ? ORDER BY started_at, id",
             account_id, to_storage(start), to_storage(end))
-        return [_session(row) for row in rows]
+        return [_session_line(row) for row in rows]
 
-    async def credited_sessions(self, account_id: str, start: datetime,
-                                end: datetime) -> list[tuple[Session, dict[str, Any]]]:
+    async def credited_sessions(self, account_id: str, start: datetime, end: datetime,
+                                ) -> list[tuple[SessionLine, dict[str, Any]]]:
         """Guest sessions credited to this account's premises, with their credit."""
         rows = await self._all(
-            "SELECT s.id, s.data, c.energy_wh, c.value, c.by_period FROM premise_credits c "
-            "JOIN sessions s ON s.id = c.session_id WHERE c.account_id = ? AND "
-            "c.started_at >= ? AND c.started_at < ? ORDER BY c.started_at, s.id",
-            account_id, to_storage(start), to_storage(end))
-        return [(_session(row), {"energy_wh": row["energy_wh"], "value": row["value"],
-                                 "by_period": json.loads(row["by_period"])}) for row in rows]
+            f"SELECT s.id, {_LINE_FIELDS}, c.energy_wh, c.value, c.by_period FROM "
+            "premise_credits c JOIN sessions s ON s.id = c.session_id WHERE "
+            "c.account_id = ? AND c.started_at >= ? AND c.started_at < ? "
+            "ORDER BY c.started_at, s.id", account_id, to_storage(start), to_storage(end))
+        return [(_session_line(row), {"energy_wh": row["energy_wh"], "value": row["value"],
+                                      "by_period": json.loads(row["by_period"])})
+                for row in rows]
 
     async def live_sessions(self) -> list[Session]:
         rows = await self._all("SELECT id, data FROM sessions WHERE status = 'active' "
@@ -866,6 +867,24 @@ def _session_data(session: Session) -> dict[str, Any]:
     if data["cost_total"] is not None:
         data["cost_total"] = str(data["cost_total"])
     return data
+
+
+# A statement's sessions, read from their records by SQLite: decoding each whole record
+# into a Session had been half the time of a 10,000-session statement.
+_LINE_FIELDS = "json_extract(s.data, {}) AS line".format(", ".join(
+    f"'$.{name}'" for name in ("station_id", "premise_id", "pev_id", "scenario", "started_at",
+                               "ended_at", "energy_wh", "cost_total", "cost_by_period",
+                               "reconciliation.status")))
+
+
+def _session_line(row: sqlite3.Row) -> SessionLine:
+    (station, premise, pev, scenario, start, end, energy, cost, by_period,
+     reconciliation) = json.loads(row["line"])
+    return SessionLine(row["id"], station, premise, pev, scenario,
+                       wire_from_storage(start) if start is not None else None,
+                       wire_from_storage(end) if end is not None else None, energy,
+                       Decimal(cost) if cost is not None else None, by_period or {},
+                       reconciliation)
 
 
 def _session(row: sqlite3.Row) -> Session:

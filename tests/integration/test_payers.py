@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from shared.timeutil import to_wire
 from tests.helpers import ROOT
 from tests.integration.conftest import open_link, rpc, run_agent, tonight
 
@@ -61,6 +62,10 @@ async def test_l2a_and_l2b_bill_the_right_accounts_and_credit_the_host(central, 
     [credit] = alan["sections"]["guest_credits"]
     assert (credit["session_id"], credit["energy_wh"], credit["amount"]) == (away.id, 3000,
                                                                               "0.93")
+    assert (credit["start"], credit["end"], credit["station"], credit["premise"],
+            credit["pev"], credit["scenario"]) == (
+        to_wire(away.started_at), to_wire(away.ended_at), "CP-1003", away.premise_id,
+        "PEV-0001", "L2-B")
     assert alan["totals"] == {"energy_wh": 0, "cost": "0.00", "credit_wh": 3000,
                               "credit_value": "0.93"}
     assert all(line["reconciliation"] == "pass" for line in ada["sections"]["away"])

@@ -1,0 +1,27 @@
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared.timeutil import parse_timestamp, to_storage, to_wire, wire_from_storage
+
+INSTANTS = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
+                        timezones=st.just(UTC))
+
+
+@given(INSTANTS)
+def test_a_stored_time_reads_out_as_it_would_go_on_the_wire(moment):
+    assert wire_from_storage(to_storage(moment)) == to_wire(moment)
+
+
+def test_whole_seconds_lose_the_fraction_and_sub_millisecond_times_keep_milliseconds():
+    at = datetime(2026, 11, 22, 20, 15, tzinfo=UTC)
+    assert wire_from_storage(to_storage(at)) == "2026-11-22T20:15:00Z"
+    assert wire_from_storage(to_storage(at + timedelta(microseconds=500))) == \
+        "2026-11-22T20:15:00.000Z"
+
+
+def test_text_in_another_iso_form_is_converted_the_long_way():
+    text = "2026-11-22T12:15:00.25-08:00"
+    assert wire_from_storage(text) == to_wire(parse_timestamp(text)) == \
+        "2026-11-22T20:15:00.250Z"
