@@ -113,7 +113,9 @@ LIVE_SESSIONS_KEPT = 50_000
 # Counted in units, not commits: under a heavy load a commit carries hundreds of them,
 # and a hundred commits left 37,000 pages in the WAL for the first checkpoint.
 UNITS_PER_CHECKPOINT = 1000
-WAL_FRAMES_KEPT = 4096  # pages (16 MB): past this, a checkpoint makes SQLite restart the WAL
+WAL_FRAMES_KEPT = 4096  # frames (16 MB of 4 KiB pages): past this, the WAL is restarted
+WAL_FRAMES_LEFT = 500  # ... when a checkpoint left no more than this for the writer to wait on
+UNHELD_PASSES = 3  # ... within this many checkpoints that do not hold the writer
 WAL_BYTES_LIMIT = 64 * 2**20  # a WAL that a burst grew past this is cut back on restart
 # A commit waits this long for more units to join it: at a moderate rate (1,000 events/s)
 # a lone event per transaction paid a thread hop, a BEGIN and an fsync of its own.
@@ -273,10 +275,10 @@ class SqliteStore:
             await _in_thread(self._db.execute, "COMMIT")
         except STORAGE_FAILURES as error:
             self._forget(touched)
+            if batch is not None:  # told first: a failing ROLLBACK must not leave it waiting
+                batch.set_exception(StorageUnavailable(str(error)))
             if self._db.in_transaction:
                 await _in_thread(self._db.execute, "ROLLBACK")
-            if batch is not None:
-                batch.set_exception(StorageUnavailable(str(error)))
         else:
             if batch is not None:
                 batch.set_result(None)
@@ -288,30 +290,36 @@ class SqliteStore:
     async def _copy_wal(self) -> None:
         """PASSIVE checkpoints, which copy what they can without waiting for anyone.
 
-        SQLite starts the WAL again from its top only when a transaction begins with all
-        of it copied, which under steady load never happens by itself: units append while
-        the copy runs, and the WAL grew by some 2,000 pages a second, without end. So once
-        it is past WAL_FRAMES_KEPT, what the units appended during the copy is copied too
-        with the writer held (a few hundred pages: milliseconds), and the next unit's
-        transaction starts the WAL again."""
+        SQLite starts the WAL again from its top at a commit whose transaction began with
+        all of it copied, if no reader is using it then; under steady load that never
+        happens by itself (units append while the copy runs), and the WAL grew by some
+        2,000 frames a second, without end. So once it is past WAL_FRAMES_KEPT, and a copy
+        has left at most WAL_FRAMES_LEFT behind it, those are copied with the writer held
+        (about a millisecond), and the next unit's commit can start the WAL again."""
         try:
-            frames = await self._checkpoint_passive()
-            if frames > WAL_FRAMES_KEPT:
+            frames, left = await self._checkpoint_passive()
+            for _ in range(UNHELD_PASSES - 1):  # what the units appended meanwhile
+                if left <= WAL_FRAMES_LEFT:
+                    break
+                frames, left = await self._checkpoint_passive()
+            if frames > WAL_FRAMES_KEPT and left <= WAL_FRAMES_LEFT:
                 async with self._lock:
                     if self._db.in_transaction:  # units done, their commit not yet run
                         await self._commit_batch()
                     await self._checkpoint_passive()
         except STORAGE_FAILURES as error:  # the next one tries again; the WAL keeps all
             log.warning("checkpoint failed", extra={"error": str(error)})
+        except Exception:  # a bug; logged here, as nobody awaits this task
+            log.exception("checkpoint failed")
         finally:
             self._checkpoint = None
 
-    async def _checkpoint_passive(self) -> int:
-        """One PASSIVE checkpoint; the WAL's length in pages."""
-        def checkpoint() -> int:
-            _, frames, _ = self._checkpointer.execute(
+    async def _checkpoint_passive(self) -> tuple[int, int]:
+        """One PASSIVE checkpoint: the WAL's length in frames, and how many it left."""
+        def checkpoint() -> tuple[int, int]:
+            _, frames, copied = self._checkpointer.execute(
                 "PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            return int(frames)
+            return int(frames), int(frames) - int(copied)
         return await _in_thread(checkpoint)
 
     def _forget(self, keys: Iterable[tuple[str, str]]) -> None:
