@@ -127,14 +127,18 @@ class NotFound(LookupError):
     """A registry entry the caller asked for does not exist."""
 
 
-# The database could not do the work (locked, full, I/O error, corrupt), as opposed to
-# refusing it (a constraint: IntegrityError) or a bug (ProgrammingError).
-STORAGE_FAILURES = (sqlite3.OperationalError, sqlite3.InternalError)
+def _storage_failure(error: BaseException) -> bool:
+    """The database could not do the work (locked, full, I/O error: OperationalError;
+    corrupt or not a database: DatabaseError itself), as opposed to refusing it (a
+    constraint: IntegrityError) or a bug (ProgrammingError, InterfaceError)."""
+    return isinstance(error, sqlite3.OperationalError | sqlite3.InternalError) \
+        or type(error) is sqlite3.DatabaseError
 
 
 class StorageUnavailable(Exception):
-    """The database could not do the unit of work (locked, full, I/O error): nothing of
-    it was kept, and the caller must not acknowledge what it was meant to store."""
+    """The database could not do the unit of work (locked, full, I/O error, corrupt):
+    nothing of it was kept, and the caller must not acknowledge what it was meant to
+    store."""
 
 
 class SqliteStore:
@@ -209,7 +213,7 @@ class SqliteStore:
             if not self._db.in_transaction:
                 try:
                     await self._begin()
-                except STORAGE_FAILURES as error:
+                except sqlite3.DatabaseError as error:  # BEGIN refuses nothing: a failure
                     raise StorageUnavailable(str(error)) from error
             self._db.execute("SAVEPOINT unit")
             token = _in_unit.set(True)
@@ -223,7 +227,7 @@ class SqliteStore:
                     self._forget(self._unit_touched)
                 else:  # SQLite rolled back the whole transaction (disk full, I/O error)
                     self._batch_lost(error)
-                if isinstance(error, STORAGE_FAILURES):
+                if _storage_failure(error):
                     raise StorageUnavailable(str(error)) from error
                 raise
             finally:
@@ -273,7 +277,7 @@ class SqliteStore:
         units, self._batch_units = self._batch_units, 0
         try:
             await _in_thread(self._db.execute, "COMMIT")
-        except STORAGE_FAILURES as error:
+        except sqlite3.DatabaseError as error:  # whatever it was, the batch is not kept
             self._forget(touched)
             if batch is not None:  # told first: a failing ROLLBACK must not leave it waiting
                 batch.set_exception(StorageUnavailable(str(error)))
@@ -307,7 +311,7 @@ class SqliteStore:
                     if self._db.in_transaction:  # units done, their commit not yet run
                         await self._commit_batch()
                     await self._checkpoint_passive()
-        except STORAGE_FAILURES as error:  # the next one tries again; the WAL keeps all
+        except sqlite3.DatabaseError as error:  # the next one tries again; the WAL keeps all
             log.warning("checkpoint failed", extra={"error": str(error)})
         except Exception:  # a bug; logged here, as nobody awaits this task
             log.exception("checkpoint failed")

@@ -3,9 +3,11 @@ into a CALLERROR, which would make a station give up on the event (OCPP E13): th
 is not answered, the link is closed 1011, and the station's replay is billed once."""
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import pytest
 from websockets.exceptions import ConnectionClosedError
@@ -13,6 +15,7 @@ from websockets.exceptions import ConnectionClosedError
 from central.sessions import Session
 from central.store import SqliteStore
 from central.store.sqlite import StorageUnavailable
+from tests.helpers import example_registry
 from tests.integration.conftest import open_link, rpc, run_agent, tonight
 
 STARTED = {"eventType": "Started", "timestamp": "2026-11-23T04:00:00Z",
@@ -123,3 +126,31 @@ async def test_an_event_waits_out_a_lock_held_for_a_moment_and_is_answered(centr
     await link.close()
     [session] = await central.store.sessions()
     assert session.transaction_id == "tx-locked"
+
+
+async def test_a_corrupt_table_fails_the_unit_as_storage_unavailable_keeping_nothing(
+        tmp_path):
+    """SQLite reports corruption as a bare DatabaseError: like a full disk, a reason to
+    leave the event with the station (which keeps it), never a CALLERROR."""
+    db = tmp_path / "central.db"
+    store = await SqliteStore.open(db)
+    await store.import_registry(example_registry())
+    await store.close()
+    with contextlib.closing(sqlite3.connect(db)) as raw:
+        page_bytes = raw.execute("PRAGMA page_size").fetchone()[0]
+        root = raw.execute("SELECT rootpage FROM sqlite_master WHERE name = "
+                           "'transaction_events'").fetchone()[0]
+    with db.open("r+b") as file:
+        file.seek((root - 1) * page_bytes)
+        file.write(b"\xff" * page_bytes)
+
+    store = await SqliteStore.open(db)
+    try:
+        with pytest.raises(StorageUnavailable, match="malformed"):
+            async with store.unit():
+                await store.save_session(Session("CP-1001", "tx-corrupt"))
+                await store.add_event("CP-1001", "tx-corrupt", 0, "Started", "CablePluggedIn",
+                                      datetime(2026, 11, 23, 4, tzinfo=UTC), False, {})
+        assert await store.sessions() == []  # the session row of that unit was not kept
+    finally:
+        await store.close()
