@@ -111,7 +111,7 @@ _in_unit: ContextVar[bool] = ContextVar("in_unit", default=False)
 T = TypeVar("T")
 LIVE_SESSIONS_KEPT = 50_000
 # Counted in units, not commits: under a heavy load a commit carries hundreds of them,
-# and a hundred commits left 37,000 pages in the WAL for the first checkpoint.
+# and a hundred commits left 37,000 frames in the WAL for the first checkpoint.
 UNITS_PER_CHECKPOINT = 1000
 WAL_FRAMES_KEPT = 4096  # frames (16 MB of 4 KiB pages): past this, the WAL is restarted
 WAL_FRAMES_LEFT = 500  # ... when a checkpoint left no more than this for the writer to wait on
