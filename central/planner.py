@@ -7,7 +7,8 @@ limits and a note for the driver out.
   hold for a while (the premise service capacity other sessions leave, a DR event).
 - Economy programs take the cheapest tariff periods before departure, others the earliest,
   whole periods at a time until the request fits: the PEV stops drawing when it has what it
-  asked for, and the room to spare lets it catch up after a late profile or a DR cut.
+  asked for, and the room to spare lets it catch up after a late profile or a DR cut. A
+  request that only just fits also gets the period after those, to catch up in.
 - A randomized delay pushes the first charging instant back, so PEVs whose windows open
   together (00:00 off-peak) do not all start in the same second.
 - `overlays` (DR events) are not written into the schedule, which stays the normal one;
@@ -28,6 +29,7 @@ from shared.tariff import Tariff
 from shared.timeutil import require_utc
 
 DEFAULT_HORIZON = timedelta(hours=24)  # when the PEV gives no departure time
+CATCH_UP_SHARE = 0.1  # room to spare, as a share of the request, before departure
 
 
 @dataclass(frozen=True)
@@ -143,16 +145,26 @@ def _slots(now: datetime, departure: datetime, power: int, tariff: Tariff,
 
 
 def _choose(slots: list[_Slot], needed_ws: int, economy: bool) -> list[_Slot]:
-    """Whole slots, cheapest (economy) or earliest first, until the need is covered."""
+    """Whole slots, cheapest (economy) or earliest first, until the need is covered; if
+    that leaves less than CATCH_UP_SHARE of it to spare, the next slot after them too,
+    for the PEV to catch up in (a profile applied late, a PEV drawing a little under its
+    limit). It comes after the others, so a PEV on time never draws in it."""
     order = sorted(slots, key=lambda s: (s.price, s.start)) if economy else slots
     chosen = []
+    uncovered = needed_ws
     for slot in order:
-        if needed_ws <= 0:
+        if uncovered <= 0:
             break
         if slot.effective_w > 0:
             chosen.append(slot)
-            needed_ws -= slot.energy_ws
-    return sorted(chosen, key=lambda s: s.start)
+            uncovered -= slot.energy_ws
+    chosen.sort(key=lambda s: s.start)
+    if chosen and -uncovered < needed_ws * CATCH_UP_SHARE:
+        after = next((s for s in slots if s.start >= chosen[-1].end and s.effective_w > 0),
+                     None)
+        if after is not None:
+            chosen.append(after)
+    return chosen
 
 
 def _periods(chosen: list[_Slot]) -> tuple[tuple[int, int], ...]:

@@ -156,3 +156,23 @@ def test_a_dr_overlay_shrinks_what_is_promised_but_not_the_normal_schedule():
     assert result.schedule.limit_at(now) == 7200  # the normal schedule
     assert result.available_wh == 2000 + 7200  # 2 h at 1 kW, then 1 h at 7.2 kW
     assert "demand response limit" in result.note
+
+
+def test_a_request_that_only_just_fits_gets_the_next_period_to_catch_up_in():
+    now, departure = local(2026, 11, 22, 20, 30), local(2026, 11, 22, 23, 0)
+    # until 21:00 (peak) 30 min at 7.2 kW hold 3600 Wh
+    roomy = plan(now, EnergyRequest(3000, departure, 7360), LIMITS, EV_TOU, economy=False)
+    assert positive_spans(roomy) == [(now, local(2026, 11, 22, 21, 0), 7200)]
+    tight = plan(now, EnergyRequest(3500, departure, 7360), LIMITS, EV_TOU, economy=False)
+    assert positive_spans(tight) == [(now, departure, 7200)]
+    assert tight.available_wh == 3500
+
+
+def test_economy_catches_up_after_its_cheap_window_not_before_it():
+    now, departure = local(2026, 11, 22, 22, 0), local(2026, 11, 23, 16, 0)
+    # off-peak 00:00-15:00 holds 108 kWh at 7.2 kW; 100 kWh leaves too little to spare,
+    # so 15:00-16:00 comes too, and not the 22:00-24:00 that costs the same
+    result = plan(now, EnergyRequest(100_000, departure, 7360), LIMITS, EV_TOU,
+                  economy=True)
+    assert positive_spans(result) == [(local(2026, 11, 23, 0, 0), departure, 7200)]
+    assert result.start == local(2026, 11, 23, 0, 0)
