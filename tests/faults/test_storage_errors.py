@@ -66,7 +66,11 @@ async def test_a_session_through_a_locked_database_is_billed_completely(
         slow_central, "CP-1001", "--pev", "PEV-0001", "--energy-wh", "6000",
         "--plug-in-at", tonight("20:05"), "--departure", "21:30", "--backoff-cap-s", "1",
         state_dir=tmp_path))
-    while not await slow_central.store.sessions():  # polls the database
+    # polls the database until the session is planned: a lock taken during the binding
+    # handshake delays the plan past the departure (noted on issue 6), which is not what
+    # this test is about
+    while not (sessions := await slow_central.store.sessions()) or \
+            sessions[0].schedule is None:
         assert not agent.done(), agent.result()
         await asyncio.sleep(0.1)
     async with writes_locked(slow_central.db):
