@@ -58,8 +58,7 @@ class StationClient(ChargePoint):  # type: ignore[misc]  # the ocpp package is u
         async with self._call_lock:  # one call at a time, as OCPP-J requires
             await self._send(request.to_json())
             try:
-                response = await self._get_specific_response(request.unique_id,
-                                                             self._response_timeout)
+                response = await self._response_or_close(request)
             except TimeoutError:  # said without the frame, which may carry an idToken
                 raise TimeoutError(f"no answer to {request.action} "
                                    f"in {self._response_timeout} s") from None
@@ -73,6 +72,22 @@ class StationClient(ChargePoint):  # type: ignore[misc]  # the ocpp package is u
         response.action = request.action
         validate(response)
         return getattr(self._call_result, request.action)(**to_snake(response.payload))
+
+    async def _response_or_close(self, request: Call) -> Any:
+        """The answer, or ConnectionClosed as soon as the link closes: the package's wait
+        runs out its whole response timeout, and an event in flight when the central
+        closed the link (it could not store it) was held back 30 s."""
+        answer = asyncio.ensure_future(self._get_specific_response(request.unique_id,
+                                                                   self._response_timeout))
+        closed = asyncio.ensure_future(self._connection.wait_closed())
+        try:
+            await asyncio.wait({answer, closed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closed.cancel()
+        if not answer.done():
+            answer.cancel()
+            raise self._connection.protocol.close_exc
+        return answer.result()
 
     @on(Action.set_charging_profile)
     def on_set_charging_profile(self, evse_id: int, charging_profile: dict[str, Any],

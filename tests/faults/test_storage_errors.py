@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import sqlite3
+import time
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
@@ -158,3 +159,27 @@ async def test_a_corrupt_table_fails_the_unit_as_storage_unavailable_keeping_not
         assert await store.sessions() == []  # the session row of that unit was not kept
     finally:
         await store.close()
+
+
+async def test_a_binding_caught_by_a_lock_is_planned_as_soon_as_the_lock_goes(
+        slow_central, tmp_path):
+    """The central closes the link on the Authorized event it cannot store; the agent
+    sends it again on the next link at once, not after the response timeout (30 s,
+    which at 600x let the departure pass unplanned and the PEV go uncharged)."""
+    agent = asyncio.create_task(run_agent(
+        slow_central, "CP-1001", "--pev", "PEV-0001", "--energy-wh", "6000",
+        "--plug-in-at", tonight("20:05"), "--departure", "21:30", "--backoff-cap-s", "1",
+        state_dir=tmp_path))
+    while not await slow_central.store.sessions():  # the Started event is in
+        assert not agent.done(), agent.result()
+        await asyncio.sleep(0.001)
+    async with writes_locked(slow_central.db):  # the binding handshake is not through
+        await asyncio.sleep(7)
+    released = time.monotonic()
+    while (await slow_central.store.sessions())[0].schedule is None:
+        assert time.monotonic() - released < 5, "not planned 5 s after the lock went"
+        await asyncio.sleep(0.05)
+    run = await agent
+    assert run.returncode == 0, run.stderr
+    [session] = await slow_central.store.sessions()
+    assert session.complete and session.energy_wh > 0
