@@ -47,6 +47,7 @@ class StationClient(ChargePoint):  # type: ignore[misc]  # the ocpp package is u
     def __init__(self, station_id: str, connection: ClientConnection, agent: Agent) -> None:
         super().__init__(station_id, connection)
         self.agent = agent
+        self._closed: asyncio.Future[None] | None = None  # done when the link closes
 
     async def call(self, payload: Any, suppress: bool = True) -> Any:
         """The package's `call` with validation and key conversion on the fast path
@@ -77,17 +78,19 @@ class StationClient(ChargePoint):  # type: ignore[misc]  # the ocpp package is u
         """The answer, or ConnectionClosed as soon as the link closes: the package's wait
         runs out its whole response timeout, and an event in flight when the central
         closed the link (it could not store it) was held back 30 s."""
+        if self._closed is None:  # one watch per link, not a task per call
+            self._closed = asyncio.ensure_future(self._connection.wait_closed())
         answer = asyncio.ensure_future(self._get_specific_response(request.unique_id,
                                                                    self._response_timeout))
-        closed = asyncio.ensure_future(self._connection.wait_closed())
         try:
-            await asyncio.wait({answer, closed}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({answer, self._closed},
+                                         return_when=asyncio.FIRST_COMPLETED)
         finally:
-            closed.cancel()
-        if not answer.done():
-            answer.cancel()
-            raise self._connection.protocol.close_exc
-        return answer.result()
+            if not answer.done():
+                answer.cancel()
+        if answer in done:
+            return answer.result()
+        raise self._connection.protocol.close_exc
 
     @on(Action.set_charging_profile)
     def on_set_charging_profile(self, evse_id: int, charging_profile: dict[str, Any],
