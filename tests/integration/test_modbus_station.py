@@ -113,16 +113,20 @@ async def test_the_same_readings_give_the_same_ocpp_traffic_and_bill_on_either_b
         tmp_path):
     """One L1 session simulated; then the emulated meter serves exactly its readings to a
     hardware-backed agent: the central sees the same transaction and bills the same."""
-    # 15 simulated minutes (3 s) for either agent to boot before the plug-in, so that both
+    # Slower than the other tests: the binding must be answered before the first minute
+    # tick (60 simulated s after the plug-in) on both backends, or the ticks before it carry
+    # no payer; at 150 that is 0.4 s, a loaded host's fsync and poll included.
+    speed = 150
+    # 10 simulated minutes (4 s) for either agent to boot before the plug-in, so that both
     # sessions start at the same whole minute and see the same ticks
-    plug_in, departure = tonight("20:15"), "20:55"
+    plug_in, departure = tonight("20:10"), "20:40"
     # 2950 Wh at 7360 W end 3 s past a minute: the hardware-backed session, plugged in a
     # few simulated seconds later, ends its charging window before the next tick too
     runs = {}
     for backend in ("simulated", "modbus"):
         directory = tmp_path / backend
         directory.mkdir()
-        async with running_central(directory, speed=SPEED) as central, \
+        async with running_central(directory, speed=speed) as central, \
                 central.router.bus.subscribe() as feed:
             args = ("--pev", "PEV-0002", "--energy-wh", "2950", "--departure", departure)
             if backend == "simulated":
