@@ -8,7 +8,6 @@ response is sent): awaiting `call()` inside a handler would deadlock the read lo
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import inspect
 import logging
 import time
@@ -17,7 +16,7 @@ from typing import Any
 
 from ocpp.charge_point import _raise_key_error, remove_nones
 from ocpp.exceptions import FormatViolationError, InternalError, OCPPError
-from ocpp.messages import Call, MessageType, unpack
+from ocpp.messages import Call, MessageType
 from ocpp.routing import after, create_route_map, on
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
@@ -31,7 +30,7 @@ from central.services import AuthorizationResult, CentralServices, TxEvent
 from central.store.sqlite import StorageUnavailable
 from shared.casing import to_camel, to_snake
 from shared.ocpp201 import parse_meter_values
-from shared.ocpp_rpc import encoded, rejection
+from shared.ocpp_rpc import decoded, encoded, rejection
 from shared.timeutil import InvalidTimestamp, parse_timestamp, to_wire
 from shared.units import ac_power_w
 from shared.validation import validate
@@ -68,7 +67,7 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
         try:
             if isinstance(raw_msg, bytes):
                 raise ValueError("binary frame")
-            msg = unpack(raw_msg)
+            msg = decoded(raw_msg)
         except (OCPPError, ValueError, IndexError):
             error = rejection(raw_msg)
             log.warning("malformed frame", extra={"station": self.id,
@@ -134,9 +133,8 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
             raise InternalError(description="the central system failed on this request "
                                             "and kept nothing of it") from None
         # Shallow: these handlers' results hold plain dicts, never nested dataclasses, so
-        # the package's deep serialize_as_dict (~12 us) is not needed.
-        fields_ = {f.name: getattr(response, f.name) for f in dataclasses.fields(response)}
-        reply = msg.create_call_result(to_camel(remove_nones(fields_)))
+        # the package's deep serialize_as_dict (~12 us) is not needed; remove_nones copies.
+        reply = msg.create_call_result(to_camel(remove_nones(vars(response))))
         validate(reply)
         await self._send(encoded(reply))
         after_action = handlers.get("_after_action")

@@ -1,5 +1,5 @@
-"""OCPP-J framing: a CALLRESULT's text, and the CALLERROR a malformed frame deserves
-(OCPP-J 2.0.1 section 4)."""
+"""OCPP-J framing: a frame's message, a CALLRESULT's text, and the CALLERROR a malformed
+frame deserves (OCPP-J 2.0.1 section 4)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,36 @@ import json
 from decimal import Decimal
 
 import orjson
-from ocpp.messages import CallError, CallResult
+from ocpp.messages import Call, CallError, CallResult, MessageType, unpack
 
 UNREADABLE_ID = "-1"  # the message id to use when it cannot be read
+# Every digit as 0, everything else as a space: a run of 19 zeros is a long number.
+_DIGITS_AS_ZEROS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_LONG_NUMBER = b"0" * 19
+
+
+def decoded(raw: str) -> Call | CallResult | CallError:
+    """The message the `ocpp` package's unpack makes of `raw`, with orjson parsing the
+    common frames, a well-formed CALL or CALLRESULT (json.loads is 2.5 us of every
+    message). Anything else goes through unpack, for its verdict; so does what orjson
+    reads otherwise than json: NaN, a lone surrogate (refused), and an integer of 19
+    digits or more, which may not fit 64 bits (made a float)."""
+    try:
+        data = raw.encode()
+    except UnicodeEncodeError:  # a lone surrogate
+        return unpack(raw)
+    # bytes.translate and `in` are C loops: 0.7 us where a regular expression takes 5
+    if _LONG_NUMBER in data.translate(_DIGITS_AS_ZEROS):
+        return unpack(raw)
+    try:
+        frame = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return unpack(raw)
+    if type(frame) is list and len(frame) == 4 and frame[0] == MessageType.Call:
+        return Call(*frame[1:])
+    if type(frame) is list and len(frame) == 3 and frame[0] == MessageType.CallResult:
+        return CallResult(*frame[1:])
+    return unpack(raw)
 
 
 def encoded(result: CallResult) -> str:

@@ -1,12 +1,14 @@
-"""A CALLRESULT's text is the frame the `ocpp` package writes, but faster."""
+"""A frame is read, and a CALLRESULT's text written, as the `ocpp` package does, but faster."""
 
 import json
 from decimal import Decimal
 
 import pytest
-from ocpp.messages import CallResult
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ocpp.messages import CallResult, unpack
 
-from shared.ocpp_rpc import encoded
+from shared.ocpp_rpc import decoded, encoded
 from tests.unit.test_validation import CORPUS
 
 
@@ -25,3 +27,44 @@ def test_a_decimal_is_sent_whole_and_a_huge_integer_exactly():
     assert json.loads(encoded(both))[2] == {"totalCost": 1.55, "customData": {"wh": 10**30}}
     with pytest.raises(TypeError, match="set is not JSON serializable"):
         encoded(CallResult("m1", {"odd": {1}}, "TransactionEvent"))
+
+
+def outcome(decode, raw):
+    """What a decoder makes of a frame: the message's type and fields, or its error."""
+    try:
+        message = decode(raw)
+    except Exception as error:
+        return type(error).__name__
+    return type(message).__name__, repr(vars(message))
+
+
+FRAMES = [
+    *(json.dumps([kind, "m1", *([action] if kind == 2 else []), payload])
+      for kind, action, payload in CORPUS),
+    '[2, "m1", "Heartbeat", {}]', ' [3,"m1",{"currentTime":"2026-11-23T04:00:00Z"}] ',
+    '[2.0, "m1", "Heartbeat", {}]', '[3, "m1", {}, "extra"]', '[2, "m1", "Heartbeat"]',
+    '[4, "m1", "FormatViolation", "bad", {}]', '[2, "m1", "X", {"a": 1, "a": 2}]',
+    '[2, "m1", "X", {"v": NaN}]', '[2, "m1", "X", {"v": 1e400}]', '[2, "m1", "X", ["\\ud800"]]',
+    f'[2, "m1", "X", {{"v": {2**64 - 1}, "w": {-2**63 - 1}, "x": {2**70}}}]',
+    '[2, "m1", "X", {"v": 0.1234567890123456789}]', '[9, "m1"]', "[]", "{}", '"x"', "",
+    "[2, ", "[true, \"m1\", \"X\", {}]", '[2, 7, "X", {}]',
+]
+
+
+@pytest.mark.parametrize("raw", FRAMES)
+def test_a_frame_is_read_as_the_package_reads_it(raw):
+    assert outcome(decoded, raw) == outcome(unpack, raw)
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.floats() | st.text()
+                    | st.integers(min_value=-2**80, max_value=2**80),
+                    lambda inner: st.lists(inner, max_size=4)
+                    | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.tuples(st.just(2), st.text(), st.text(), JSON) | st.tuples(st.just(3), st.text(), JSON)
+       | st.lists(JSON, max_size=5))
+def test_any_json_array_is_read_as_the_package_reads_it(frame):
+    raw = json.dumps(list(frame))
+    assert outcome(decoded, raw) == outcome(unpack, raw)
