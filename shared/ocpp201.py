@@ -60,8 +60,11 @@ def _in_base_unit(sampled: Mapping[str, Any]) -> int | None:
     scale = _SCALE.get(unit.get("unit", "Wh"))
     if scale is None:
         return None
-    value = Decimal(str(sampled["value"])) * scale * (Decimal(10) ** int(unit.get("multiplier", 0)))
-    return int(value.to_integral_value())
+    value, multiplier = sampled["value"], int(unit.get("multiplier", 0))
+    if type(value) is int and multiplier >= 0:  # nearly every reading: exact without Decimal
+        return int(value * scale * 10 ** multiplier)
+    exact = Decimal(str(value)) * scale * (Decimal(10) ** multiplier)
+    return int(exact.to_integral_value())
 
 
 def parse_meter_values(meter_values: Iterable[Mapping[str, Any]]) -> list[MeterSample]:

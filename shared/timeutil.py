@@ -30,7 +30,9 @@ def to_wire(moment: datetime) -> str:
 def to_storage(moment: datetime) -> str:
     """Fixed-width UTC text (YYYY-MM-DDTHH:MM:SS.ffffffZ), so stored timestamps sort as
     text. (isoformat: strftime is several times slower, and this runs for every reading.)"""
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds")[:26] + "Z"  # less its "+00:00"
 
 
 def wire_from_storage(text: str) -> str:

@@ -25,3 +25,11 @@ def test_text_in_another_iso_form_is_converted_the_long_way():
     text = "2026-11-22T12:15:00.25-08:00"
     assert wire_from_storage(text) == to_wire(parse_timestamp(text)) == \
         "2026-11-22T20:15:00.250Z"
+
+
+@given(INSTANTS, st.timezones())
+def test_stored_text_is_fixed_width_utc_and_sorts_as_the_instants_do(moment, zone):
+    text = to_storage(moment.astimezone(zone))
+    assert text == moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    later = moment + timedelta(microseconds=1)
+    assert to_storage(later) > text
