@@ -165,10 +165,12 @@ async def test_a_binding_caught_by_a_lock_is_planned_as_soon_as_the_lock_goes(
         slow_central, tmp_path):
     """The central closes the link on the Authorized event it cannot store; the agent
     sends it again on the next link at once, not after the response timeout (30 s,
-    which at 600x let the departure pass unplanned and the PEV go uncharged)."""
+    which at 600x let the departure pass unplanned and the PEV go uncharged). The 7 s
+    lock is 70 minutes here and the program's randomized delay up to 15 more: the
+    departure leaves room to charge after both."""
     agent = asyncio.create_task(run_agent(
         slow_central, "CP-1001", "--pev", "PEV-0001", "--energy-wh", "6000",
-        "--plug-in-at", tonight("20:05"), "--departure", "21:30", "--backoff-cap-s", "1",
+        "--plug-in-at", tonight("20:05"), "--departure", "22:30", "--backoff-cap-s", "1",
         state_dir=tmp_path))
     while not await slow_central.store.sessions():  # the Started event is in
         assert not agent.done(), agent.result()
