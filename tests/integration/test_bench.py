@@ -11,8 +11,8 @@ from tests.helpers import ROOT
 def test_the_benchmark_runs_every_part_and_writes_its_figures(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "bench.run", "--stations", "20", "--duration-s", "1",
-         "--rate", "100", "--idle", "30", "--fleet", "0", "--sessions", "200",
-         "--results", str(tmp_path)],
+         "--rounds", "2", "--rate", "100", "--latency-s", "1", "--idle", "30", "--fleet", "0",
+         "--sessions", "200", "--results", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
     [written] = tmp_path.glob("*.json")
@@ -22,7 +22,9 @@ def test_the_benchmark_runs_every_part_and_writes_its_figures(tmp_path):
         assert results[run]["round_trips"] > 0 and results[run]["errors"] == 0
         assert results[run]["p50_ms"] <= results[run]["p99_ms"]
         assert results[run]["server_cpu_pct"] > 0 and results[run]["loadgen_cpu_pct"] > 0
-    assert results["ratio_pct"] > 0
+    ratios = [r["ratio_pct"] for r in results["rounds"]]  # central and echo in turn
+    assert len(ratios) == 2 and min(ratios) > 0
+    assert min(ratios) <= results["ratio_pct"] <= max(ratios)
     assert results["idle"]["connected"] == 30 and results["idle"]["heartbeat_errors"] == 0
     assert results["statement"]["sessions"] == 200
     assert "central / ceiling" in done.stdout and str(written) in done.stdout.replace("\n", "")
