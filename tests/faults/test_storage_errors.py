@@ -63,9 +63,12 @@ async def test_an_event_the_store_cannot_keep_is_not_answered_and_its_replay_cou
 
 async def test_a_session_through_a_locked_database_is_billed_completely(
         slow_central, tmp_path):
+    """The 6,000 Wh take 50 minutes and the program's randomized delay up to 15: the
+    departure leaves room for a plan that comes late on a slow host (a second is ten
+    minutes here)."""
     agent = asyncio.create_task(run_agent(
         slow_central, "CP-1001", "--pev", "PEV-0001", "--energy-wh", "6000",
-        "--plug-in-at", tonight("20:05"), "--departure", "21:30", "--backoff-cap-s", "1",
+        "--plug-in-at", tonight("20:05"), "--departure", "22:00", "--backoff-cap-s", "1",
         state_dir=tmp_path))
     # polls the database until the session is planned: a lock taken during the binding
     # handshake delays the plan past the departure (noted on issue 6), which is not what
