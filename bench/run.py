@@ -137,19 +137,19 @@ def paired_rounds(central: Server, echo: Server, stations: int, rounds: int,
 
     This VM's speed drifts by a third within minutes (the ceiling went from 11,200 to
     14,200/s between two runs three minutes apart), so each ratio compares two runs a
-    few seconds apart; the median round of each and the median ratio are reported,
-    every round is kept."""
-    centrals, echoes = [], []
+    few seconds apart. Reported: the median run of each and the median ratio (the lower
+    middle of an even count, so each is a measured figure), and every round."""
+    centrals, echoes, ratios = [], [], []
     for _ in range(rounds):
         centrals.append(measured_load(central, stations, "--duration-s", str(duration_s)))
         echoes.append(measured_load(echo, stations, "--duration-s", str(duration_s)))
-    ratios = [100 * c["round_trips_per_s"] / e["round_trips_per_s"]
-              for c, e in zip(centrals, echoes, strict=True)]
+        ratios.append(round(100 * centrals[-1]["round_trips_per_s"]
+                            / echoes[-1]["round_trips_per_s"], 1))
     return {"throughput": _median(centrals), "echo": _median(echoes),
-            "ratio_pct": round(statistics.median(ratios), 1),
+            "ratio_pct": statistics.median_low(ratios),
             "rounds": [{"central_per_s": c["round_trips_per_s"],
-                        "echo_per_s": e["round_trips_per_s"], "ratio_pct": round(r, 1)}
-                       for c, e, r in zip(centrals, echoes, ratios, strict=True)]}
+                        "echo_per_s": e["round_trips_per_s"], "ratio_pct": ratio}
+                       for c, e, ratio in zip(centrals, echoes, ratios, strict=True)]}
 
 
 def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:

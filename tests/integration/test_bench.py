@@ -24,7 +24,7 @@ def test_the_benchmark_runs_every_part_and_writes_its_figures(tmp_path):
         assert results[run]["server_cpu_pct"] > 0 and results[run]["loadgen_cpu_pct"] > 0
     ratios = [r["ratio_pct"] for r in results["rounds"]]  # central and echo in turn
     assert len(ratios) == 2 and min(ratios) > 0
-    assert min(ratios) <= results["ratio_pct"] <= max(ratios)
+    assert results["ratio_pct"] == min(ratios)  # the lower middle of two: a measured one
     assert results["idle"]["connected"] == 30 and results["idle"]["heartbeat_errors"] == 0
     assert results["statement"]["sessions"] == 200
     assert "central / ceiling" in done.stdout and str(written) in done.stdout.replace("\n", "")
