@@ -5,7 +5,6 @@ message (a quarter of a server's time); the set of keys OCPP uses is small."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 from ocpp.charge_point import camel_to_snake_case, snake_to_camel_case
@@ -13,32 +12,44 @@ from ocpp.charge_point import camel_to_snake_case, snake_to_camel_case
 KEYS_REMEMBERED = 4096  # bounded: free-form data (customData, DataTransfer) has any keys
 
 
-@lru_cache(maxsize=KEYS_REMEMBERED)
-def _snake_key(key: str) -> str:
-    return str(next(iter(camel_to_snake_case({key: None}))))
+class _Keys(dict[str, str]):
+    """key -> converted key; a plain dict lookup where it is known (lru_cache's call
+    costs twice as much, and a payload has a dozen keys or more)."""
+
+    def __init__(self, convert: Callable[[str], str]) -> None:
+        super().__init__()
+        self._convert = convert
+
+    def __missing__(self, key: str) -> str:
+        converted = self._convert(key)
+        if len(self) < KEYS_REMEMBERED:
+            self[key] = converted
+        return converted
 
 
-@lru_cache(maxsize=KEYS_REMEMBERED)
-def _camel_key(key: str) -> str:
-    return str(next(iter(snake_to_camel_case({key: None}))))
+_SNAKE = _Keys(lambda key: str(next(iter(camel_to_snake_case({key: None})))))
+_CAMEL = _Keys(lambda key: str(next(iter(snake_to_camel_case({key: None})))))
 
 
 def to_snake(data: Any) -> Any:
-    return _rekeyed(data, _snake_key)
+    return _rekeyed(data, _SNAKE)
 
 
 def to_camel(data: Any) -> Any:
-    return _rekeyed(data, _camel_key)
+    return _rekeyed(data, _CAMEL)
 
 
-def _rekeyed(data: Any, key: Callable[[str], str]) -> Any:
+def _rekeyed(data: Any, keys: _Keys) -> Any:
     # Scalars, most values, are not passed down (a call each is a fifth of the time).
     # Payloads are JSON's own types, made by json or by us: no dict or list subclasses.
+    # Loops, not comprehensions: each comprehension is a function call of its own.
     if isinstance(data, dict):
-        return {key(name): _rekeyed(value, key) if type(value) in _NESTED else value
-                for name, value in data.items()}
+        rekeyed = {}
+        for name, value in data.items():
+            rekeyed[keys[name]] = _rekeyed(value, keys) if type(value) in _NESTED else value
+        return rekeyed
     if isinstance(data, list):
-        return [_rekeyed(value, key) if type(value) in _NESTED else value for value in data]
+        return [_rekeyed(value, keys) if type(value) in _NESTED else value for value in data]
     return data
 
 
