@@ -72,6 +72,11 @@ def _shares(before: Reading, after: Reading, tariff: Tariff) -> list[tuple[str, 
     """(period, price, Wh) for each period an interval's energy fell in, none with 0 Wh
     (a period the PEV drew nothing in does not appear on the bill)."""
     delta = after.register_wh - before.register_wh
+    if delta == 0:
+        return []
+    span = tariff.period_holding(before.timestamp, after.timestamp)
+    if span is not None:  # nearly every interval: no segments to share it among
+        return [(span.period, span.price, delta)]
     segments = tariff.segments(before.timestamp, after.timestamp)
     if not segments:  # two readings at the same instant
         _season, period = tariff.at(after.timestamp)

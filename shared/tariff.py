@@ -119,6 +119,13 @@ class Tariff:
                 result.append(Segment(left, right, season.name, period.name, period.price))
         return result
 
+    def period_holding(self, start: datetime, end: datetime) -> Segment | None:
+        """The span of the one period that holds all of [start, end), if one does (nearly
+        every metered interval): what `segments` would cut it into, without the cutting."""
+        start, end = require_utc(start), require_utc(end)
+        span = self._span_around(start)
+        return span if start < end <= span.end else None
+
     def _boundaries(self, start: datetime, end: datetime) -> Iterator[datetime]:
         """Every local period start (and midnight) around the span, as UTC instants."""
         day = start.astimezone(self.timezone).date() - timedelta(days=1)

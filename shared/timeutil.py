@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
+
+# A live session's start is written again with each of its events, and an event's meter
+# value is nearly always stamped with the event's own instant: each is formatted once.
+INSTANTS_REMEMBERED = 4096
 
 
 class InvalidTimestamp(ValueError):
@@ -22,11 +27,13 @@ def parse_timestamp(text: str) -> datetime:
 
 def to_wire(moment: datetime) -> str:
     """UTC with `Z`, milliseconds only when there are any."""
-    moment = moment.astimezone(UTC)
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
     spec = "milliseconds" if moment.microsecond else "seconds"
-    return moment.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+    return moment.isoformat(timespec=spec)[:-6] + "Z"  # less its "+00:00"
 
 
+@lru_cache(maxsize=INSTANTS_REMEMBERED)
 def to_storage(moment: datetime) -> str:
     """Fixed-width UTC text (YYYY-MM-DDTHH:MM:SS.ffffffZ), so stored timestamps sort as
     text. (isoformat: strftime is several times slower, and this runs for every reading.)"""

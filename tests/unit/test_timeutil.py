@@ -1,4 +1,4 @@
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -33,3 +33,21 @@ def test_stored_text_is_fixed_width_utc_and_sorts_as_the_instants_do(moment, zon
     assert text == moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     later = moment + timedelta(microseconds=1)
     assert to_storage(later) > text
+
+
+@given(INSTANTS, st.timezones())
+def test_wire_text_is_utc_with_z_whatever_the_zone_and_reads_back_as_the_instant(moment,
+                                                                                 zone):
+    text = to_wire(moment.astimezone(zone))
+    expected = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.microsecond:
+        expected += f".{moment.microsecond // 1000:03d}"
+    assert text == expected + "Z"
+    assert parse_timestamp(text) == moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def test_the_same_instant_in_another_zone_is_stored_as_the_same_text():
+    moment = datetime(2026, 11, 22, 20, 15, 0, 123456, tzinfo=UTC)
+    to_storage(moment)  # remembered
+    assert to_storage(moment.astimezone(timezone(timedelta(hours=-8)))) == \
+        "2026-11-22T20:15:00.123456Z"
