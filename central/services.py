@@ -23,7 +23,7 @@ from central.store.sqlite import NotFound, SqliteStore
 from shared.clock import Clock
 from shared.ocpp201 import MeterSample, build_charging_profile
 from shared.schedule import Schedule
-from shared.timeutil import parse_timestamp, to_wire
+from shared.timeutil import parse_timestamp, to_storage, to_wire
 from shared.units import money
 
 log = logging.getLogger("central.services")
@@ -194,7 +194,7 @@ class CentralServices:
                           if s.register_wh is not None)
         if not readings or session.tariff_id is None:
             if readings:
-                session.last_reading = (to_wire(readings[-1][0]), readings[-1][1])
+                session.last_reading = (to_storage(readings[-1][0]), readings[-1][1])
             return
         tariff = await self.store.tariff(session.tariff_id)
         cost = Decimal(session.cost_so_far or "0")
@@ -206,7 +206,7 @@ class CentralServices:
                 cost += billing.interval_cost(previous, reading, tariff)
             previous = reading
         assert previous is not None
-        session.last_reading = (to_wire(previous.timestamp), previous.register_wh)
+        session.last_reading = (to_storage(previous.timestamp), previous.register_wh)
         session.cost_so_far = str(cost)
 
     def _publish_transaction(self, session: Session, event: TxEvent) -> None:
