@@ -274,8 +274,12 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
         return call_result.NotifyEVChargingSchedule(status="Accepted")
 
 
-# action -> {"_on_action": function, "_after_action": function}, called with the link
-ROUTES: dict[str, dict[str, Any]] = create_route_map(StationLink)
+# action -> {"_on_action": function, "_after_action": function}, called with the link: the
+# methods themselves, not the package's pass-through wrappers (each repacks the arguments)
+ROUTES: dict[str, dict[str, Any]] = {
+    action: {key: inspect.unwrap(value) if callable(value) else value
+             for key, value in route.items()}
+    for action, route in create_route_map(StationLink).items()}
 
 
 def _identifiers(id_token: dict[str, Any]) -> tuple[Identifier, ...]:

@@ -11,7 +11,7 @@ import contextlib
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from contextvars import ContextVar, Token
 from datetime import datetime
 from decimal import Decimal
@@ -210,7 +210,7 @@ class SqliteStore:
         is kept if it fails."""
         return _Unit(self)
 
-    async def _enter_unit(self) -> Token[bool]:
+    async def _enter_unit(self, unit: _Unit) -> None:
         await self._lock.acquire()
         try:
             if not self._db.in_transaction:
@@ -223,7 +223,7 @@ class SqliteStore:
             self._lock.release()
             raise
         self._unit_touched = set()
-        return _in_unit.set(True)
+        unit._token = _in_unit.set(True)
 
     async def _exit_unit(self, token: Token[bool], error: BaseException | None) -> None:
         """Keep the unit's work for the open transaction's commit and wait for it; or, if
@@ -775,16 +775,19 @@ class _Unit:
     machinery cost 2 us of every TransactionEvent."""
 
     __slots__ = ("_store", "_token")
+    _token: Token[bool]  # set by the store as the unit begins
 
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
 
-    async def __aenter__(self) -> None:
-        self._token = await self._store._enter_unit()
+    # The store's coroutines themselves, not coroutines awaiting them: each frame between
+    # is walked again whenever the event's task resumes (for the lock, for the commit).
+    def __aenter__(self) -> Coroutine[Any, Any, None]:
+        return self._store._enter_unit(self)
 
-    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                        traceback: TracebackType | None) -> None:
-        await self._store._exit_unit(self._token, error)
+    def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                  traceback: TracebackType | None) -> Coroutine[Any, Any, None]:
+        return self._store._exit_unit(self._token, error)
 
 
 async def _in_thread(function: Callable[..., T], *args: Any) -> T:
