@@ -81,8 +81,10 @@ class Server:
             self.process.kill()
 
 
-def start(command: list[str], log: Path, env: dict[str, str] | None = None) -> Server:
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True,
+def start(command: list[str], log: Path, env: dict[str, str] | None = None,
+          root: Path = ROOT) -> Server:
+    """`command` run in the checkout `root` (so `-m central` is that checkout's)."""
+    process = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, text=True,
                                stderr=log.open("a"), env={**os.environ, **(env or {})})
     assert process.stdout is not None
     first = process.stdout.readline()
@@ -93,10 +95,10 @@ def start(command: list[str], log: Path, env: dict[str, str] | None = None) -> S
     return Server(process, match.group(1))
 
 
-def start_central(db: Path, log: Path) -> Server:
+def start_central(db: Path, log: Path, root: Path = ROOT) -> Server:
     server = start([sys.executable, "-m", "central", "serve", "--db", str(db), "--port", "0",
                     "--api-port", "0", "--log-level", "WARNING"], log,
-                   env={"PEV_API_TOKEN": TOKEN})
+                   env={"PEV_API_TOKEN": TOKEN}, root=root)
     assert server.process.stdout is not None
     server.process.stdout.readline()  # the API line
     return server
@@ -217,9 +219,9 @@ def fleet_capacity(central: Server, registry: Path, stations: int, workdir: Path
             "peak_rss_mb": round(peak_rss / 2**20, 1), "exit": fleet.returncode}
 
 
-def import_registry(registry: Path, db: Path) -> None:
+def import_registry(registry: Path, db: Path, root: Path = ROOT) -> None:
     subprocess.run([sys.executable, "-m", "central", "registry", "import", str(registry),
-                    "--db", str(db)], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+                    "--db", str(db)], cwd=root, check=True, stdout=subprocess.DEVNULL)
 
 
 def report(results: dict[str, Any]) -> Table:

@@ -2,6 +2,8 @@
 figures are measured by `make bench` itself, never asserted here)."""
 
 import json
+import os
+import re
 import subprocess
 import sys
 
@@ -28,3 +30,24 @@ def test_the_benchmark_runs_every_part_and_writes_its_figures(tmp_path):
     assert results["idle"]["connected"] == 30 and results["idle"]["heartbeat_errors"] == 0
     assert results["statement"]["sessions"] == 200
     assert "central / ceiling" in done.stdout and str(written) in done.stdout.replace("\n", "")
+
+
+def test_two_checkouts_are_compared_round_by_round(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.compare", str(ROOT), "--stations", "20", "--rounds", "2",
+         "--duration-s", "1"], cwd=ROOT, capture_output=True, text=True, timeout=180,
+        env={**os.environ, "COLUMNS": "250"})  # one line per row
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if "of 2" in line]
+    assert [row.split()[1] for row in rows] == ["this", "other"]
+    for row in rows:
+        assert row.count(" us") == 1 and len(re.findall(r"[\d,]+ \([\d.]+\)", row)) == 2
+    won = [int(re.search(r"(\d) of 2", row).group(1)) for row in rows]
+    assert sum(won) <= 2  # each pair is won by one side, or tied
+
+
+def test_comparing_with_a_directory_that_is_no_checkout_is_a_usage_error(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "bench.compare", str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "is not a checkout of this project" in done.stderr
