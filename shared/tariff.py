@@ -104,8 +104,8 @@ class Tariff:
         start, end = require_utc(start), require_utc(end)
         if end <= start:
             return []
-        span = self._span_around(start)
-        if end <= span.end:  # inside one period: nearly every interval
+        span = self.period_holding(start, end)
+        if span is not None:  # inside one period: nearly every interval
             return [Segment(start, end, span.season, span.period, span.price)]
         cuts = sorted({c for c in self._boundaries(start, end) if start < c < end})
         edges = [start, *cuts, end]
