@@ -160,6 +160,8 @@ class SqliteStore:
     worker thread.
     """
 
+    _unit_token: Token[bool]  # the running unit's (one at a time, under the lock)
+
     def __init__(self, writer: sqlite3.Connection, reader: sqlite3.Connection,
                  checkpointer: sqlite3.Connection) -> None:
         self._db = writer
@@ -217,7 +219,7 @@ class SqliteStore:
         is kept if it fails."""
         return _Unit(self)
 
-    async def _enter_unit(self, unit: _Unit) -> None:
+    async def _enter_unit(self) -> None:
         await self._lock.acquire()
         try:
             if not self._db.in_transaction:
@@ -230,9 +232,9 @@ class SqliteStore:
             self._lock.release()
             raise
         self._unit_touched = set()
-        unit._token = _in_unit.set(True)
+        self._unit_token = _in_unit.set(True)
 
-    async def _exit_unit(self, token: Token[bool], error: BaseException | None) -> None:
+    async def _exit_unit(self, error: BaseException | None) -> None:
         """Keep the unit's work for the open transaction's commit and wait for it; or, if
         the unit failed, undo it (StorageUnavailable for what the database could not do)."""
         try:
@@ -245,11 +247,11 @@ class SqliteStore:
                     else:  # SQLite rolled back the whole transaction (disk full, I/O error)
                         self._batch_lost(error)
                 finally:
-                    _in_unit.reset(token)
+                    _in_unit.reset(self._unit_token)
                 if _storage_failure(error):
                     raise StorageUnavailable(str(error)) from error
                 return
-            _in_unit.reset(token)
+            _in_unit.reset(self._unit_token)
             self._db.execute("RELEASE unit")
             self._batch_touched |= self._unit_touched
             self._batch_units += 1
@@ -781,8 +783,7 @@ class _Unit:
     """`async with store.unit():` a class, not an asynccontextmanager, whose generator
     machinery cost 2 us of every TransactionEvent."""
 
-    __slots__ = ("_store", "_token")
-    _token: Token[bool]  # set by the store as the unit begins
+    __slots__ = ("_store",)
 
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
@@ -790,11 +791,11 @@ class _Unit:
     # The store's coroutines themselves, not coroutines awaiting them: each frame between
     # is walked again whenever the event's task resumes (for the lock, for the commit).
     def __aenter__(self) -> Coroutine[Any, Any, None]:
-        return self._store._enter_unit(self)
+        return self._store._enter_unit()
 
     def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
                   traceback: TracebackType | None) -> Coroutine[Any, Any, None]:
-        return self._store._exit_unit(self._token, error)
+        return self._store._exit_unit(error)
 
 
 async def _in_thread(function: Callable[..., T], *args: Any) -> T:
