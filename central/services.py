@@ -23,7 +23,8 @@ from central.store.sqlite import NotFound, SqliteStore
 from shared.clock import Clock
 from shared.ocpp201 import MeterSample, build_charging_profile
 from shared.schedule import Schedule
-from shared.timeutil import parse_timestamp, to_storage, to_wire
+from shared.tariff import Tariff
+from shared.timeutil import parse_timestamp, to_wire
 from shared.units import money
 
 log = logging.getLogger("central.services")
@@ -156,7 +157,9 @@ class CentralServices:
                 return TxReply.from_json(stored)
             session = await self.store.session(event.station_id, event.transaction_id) \
                 or Session(event.station_id, event.transaction_id)
-            authorization = await self._apply(session, event)
+            authorization, changed = await self._apply(session, event)
+            if session.cost_so_far is None and session.tariff_id is not None:
+                session.cost_so_far = await self._cost_so_far(session)  # bound, or loaded
             if session.id is None:
                 await self.store.save_session(session)  # readings refer to its id
             assert session.id is not None
@@ -166,10 +169,11 @@ class CentralServices:
                 await self._bill(session)
                 total_cost = session.cost_total if session.cost_total is not None \
                     else Decimal("0.00")
+                session.complete = (session.started_at is not None
+                                    and await self._contiguous(event))
             await self._running_cost(session, event.samples)
-            session.complete = (session.started_at is not None and session.ended_at is not None
-                                and await self._contiguous(event))
-            await self.store.save_session(session)
+            if changed or total_cost is not None:  # not for a meter value: the live view
+                await self.store.save_session(session)
             reply = TxReply(authorization, total_cost)
             await self.store.add_event(event.station_id, event.transaction_id, event.seq_no,
                                        event.event_type, event.trigger_reason, event.timestamp,
@@ -188,26 +192,30 @@ class CentralServices:
         return session is not None and not session.complete
 
     async def _running_cost(self, session: Session, samples: tuple[MeterSample, ...]) -> None:
-        """Add the newest intervals to the live cost, kept exact and rounded only for
-        display (rounding each minute's few cents would drift); the bill is re-rated."""
-        readings = sorted((s.timestamp, s.register_wh) for s in samples
-                          if s.register_wh is not None)
-        if not readings or session.tariff_id is None:
-            if readings:
-                session.last_reading = (to_storage(readings[-1][0]), readings[-1][1])
+        """Fold this event's readings into the live view: the newest reading, and the cost
+        up to it kept exact, rounded only for display (rounding each minute's few cents
+        would drift). A reading older than the newest is left to the bill, re-rated from
+        all readings."""
+        readings = [(s.timestamp, s.register_wh) for s in samples if s.register_wh is not None]
+        if not readings:
             return
-        tariff = await self.store.tariff(session.tariff_id)
-        cost = Decimal(session.cost_so_far or "0")
-        previous = billing.Reading(parse_timestamp(session.last_reading[0]),
-                                   session.last_reading[1]) if session.last_reading else None
-        for at, register in readings:
-            reading = billing.Reading(at, register)
-            if previous is not None and previous.timestamp < at:
-                cost += billing.interval_cost(previous, reading, tariff)
-            previous = reading
-        assert previous is not None
-        session.last_reading = (to_storage(previous.timestamp), previous.register_wh)
-        session.cost_so_far = str(cost)
+        readings.sort()
+        tariff = await self.store.tariff(session.tariff_id) \
+            if session.tariff_id is not None else None
+        session.last_reading, session.cost_so_far = _fold(
+            session.last_reading, session.cost_so_far, readings, tariff)
+
+    async def _cost_so_far(self, session: Session) -> Decimal:
+        """The live cost of the readings stored so far (a live session loaded, or just
+        bound, has its cost rated again: it is not stored)."""
+        assert session.tariff_id is not None
+        if session.id is None:
+            return Decimal(0)
+        readings = [(s.timestamp, s.register_wh) for s in await self.store.readings(session.id)
+                    if s.register_wh is not None]
+        _, cost = _fold(None, Decimal(0), readings, await self.store.tariff(session.tariff_id))
+        assert cost is not None
+        return cost
 
     def _publish_transaction(self, session: Session, event: TxEvent) -> None:
         if not self.bus.listened:
@@ -225,16 +233,21 @@ class CentralServices:
             power_w=sample.power_w if sample else None,
             energy_wh=energy,
             cost=str(session.cost_total) if session.cost_total is not None
-            else str(money(Decimal(session.cost_so_far))) if session.cost_so_far else None,
+            else str(money(session.cost_so_far)) if session.cost_so_far is not None else None,
             departure=to_wire(session.departure) if session.departure else None,
             dr_windows=session.dr_windows)
 
-    async def _apply(self, session: Session, event: TxEvent) -> AuthorizationResult | None:
-        """Fold one event into the session record; bind the payer on the first idToken."""
+    async def _apply(self, session: Session, event: TxEvent,
+                     ) -> tuple[AuthorizationResult | None, bool]:
+        """Fold one event into the session record; bind the payer on the first idToken.
+        Returns the binding's result, and whether the stored record changed (a meter
+        value changes only the live view)."""
+        changed = event.event_type != "Updated"
         if event.timestamp > self.clock.now() + FUTURE_TOLERANCE:
-            _flag(session, f"seqNo {event.seq_no} is dated {to_wire(event.timestamp)}, "
-                           "in the future")
-        session.evse_id = session.evse_id or event.evse_id
+            changed |= _flag(session, f"seqNo {event.seq_no} is dated "
+                                      f"{to_wire(event.timestamp)}, in the future")
+        if session.evse_id is None and event.evse_id is not None:
+            session.evse_id, changed = event.evse_id, True
         if event.event_type == "Started":
             session.started_at = event.timestamp
             begin = next((s.register_wh for s in event.samples if s.register_wh is not None),
@@ -246,11 +259,8 @@ class CentralServices:
             session.stopped_reason = event.stopped_reason
             if session.status == "active":
                 session.status = "ended"
-        pev_totals = [s.ev_total_wh for s in event.samples if s.ev_total_wh is not None]
-        if pev_totals:
-            session.pev_total_wh = max([*pev_totals, session.pev_total_wh or 0])
         if not event.identifiers or session.id_token is not None:
-            return None
+            return None, changed
         decision, premise = await self._decide(event.station_id, event.identifiers)
         session.id_token = event.identifiers[0].id_token
         session.premise_id = premise.id
@@ -263,7 +273,7 @@ class CentralServices:
             session.scenario = decision.scenario
             session.payer_rule = decision.rule
             session.tariff_id = decision.tariff_id
-        return await self._result(decision)
+        return await self._result(decision), True
 
     async def _bill(self, session: Session) -> None:
         assert session.id is not None
@@ -273,6 +283,8 @@ class CentralServices:
         if readings:
             session.begin_register_wh = readings[0].register_wh
             session.end_register_wh = readings[-1].register_wh
+        session.pev_total_wh = max((s.ev_total_wh for s in samples if s.ev_total_wh is not None),
+                                   default=None)
         if session.tariff_id is None or session.status == "refused":
             session.energy_wh = 0
             return  # nobody to bill: a refused or never-bound session
@@ -412,12 +424,30 @@ class CentralServices:
         return cleared
 
 
-def _flag(session: Session, problem: str) -> None:
-    if problem not in session.problems:
-        session.problems.append(problem)
-        log.warning("session data flagged", extra={"station": session.station_id,
-                                                   "transaction": session.transaction_id,
-                                                   "problem": problem})
+def _flag(session: Session, problem: str) -> bool:
+    """Note a problem with the session's data; False if it was noted before."""
+    if problem in session.problems:
+        return False
+    session.problems.append(problem)
+    log.warning("session data flagged", extra={"station": session.station_id,
+                                               "transaction": session.transaction_id,
+                                               "problem": problem})
+    return True
+
+
+def _fold(last: tuple[datetime, int] | None, cost: Decimal | None,
+          readings: list[tuple[datetime, int]], tariff: Tariff | None,
+          ) -> tuple[tuple[datetime, int] | None, Decimal | None]:
+    """The newest reading and the live cost after `readings` (in time order), from the
+    newest reading and cost before them; no cost without a tariff (not yet bound)."""
+    for at, register in readings:
+        if last is not None and at <= last[0]:
+            continue  # older than the newest: the bill rates it
+        if last is not None and cost is not None and tariff is not None:
+            cost += billing.interval_cost(billing.Reading(*last), billing.Reading(at, register),
+                                          tariff)
+        last = (at, register)
+    return last, cost
 
 
 def schedule_of(session: Session) -> Schedule:

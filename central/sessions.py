@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 SCENARIOS = ("L1", "L2-A", "L2-B")
+LIVE_VIEW = ("last_reading", "cost_so_far")  # Session fields that are not stored
 
 
 class SessionLine(NamedTuple):
@@ -64,13 +65,15 @@ class Session:
     # event id -> Wh metered inside it
     dr_windows: dict[str, dict[str, str]] = field(default_factory=dict)
     dr_energy_wh: dict[str, int] = field(default_factory=dict)
-    # for the live view: the latest EUMD reading and the cost up to it (the bill proper is
-    # rated from all readings when the session ends)
-    last_reading: tuple[str, int] | None = None  # (ISO UTC, register Wh)
     # data the station sent that was kept but not trusted (a register that went back, a
     # timestamp far in the future): flagged for the billing team, never billed on
     problems: list[str] = field(default_factory=list)
-    cost_so_far: str | None = None  # exact, not rounded to the currency
+    # The live view, not part of the stored record: both follow from the session's
+    # readings (the store reads the newest with the record; the cost is rated again when a
+    # live session is loaded), so a meter value, nearly every event, rewrites no record.
+    # The bill proper is rated from all readings when the session ends.
+    last_reading: tuple[datetime, int] | None = None  # the newest EUMD reading (UTC, Wh)
+    cost_so_far: Decimal | None = None  # exact, not rounded; None until rated
 
     @property
     def bound(self) -> bool:

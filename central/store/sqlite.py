@@ -34,7 +34,7 @@ from central.registry import (
     Station,
     Utility,
 )
-from central.sessions import Session, SessionLine
+from central.sessions import LIVE_VIEW, Session, SessionLine
 from central.store.seqnos import SeqNos
 from shared.ocpp201 import MeterSample
 from shared.tariff import Tariff, parse_tariff, tariff_definition
@@ -598,7 +598,7 @@ class SqliteStore:
         if _in_unit.get() and key in self._live:
             self._unit_touched.add(key)
             return self._live[key]
-        row = await self._one("SELECT id, data FROM sessions WHERE station_id = ? AND "
+        row = await self._one(f"SELECT {_SESSION} FROM sessions s WHERE station_id = ? AND "
                               "transaction_id = ?", station_id, transaction_id)
         session = _session(row) if row else None
         if session is not None and _in_unit.get():
@@ -629,18 +629,18 @@ class SqliteStore:
         return end
 
     async def session_by_id(self, session_id: int) -> Session | None:
-        row = await self._one("SELECT id, data FROM sessions WHERE id = ?", session_id)
+        row = await self._one(f"SELECT {_SESSION} FROM sessions s WHERE id = ?", session_id)
         return _session(row) if row else None
 
     async def live_sessions_at(self, premise_id: str) -> list[Session]:
         rows = await self._all(
-            "SELECT id, data FROM sessions WHERE status = 'active' AND premise_id = ?",
+            f"SELECT {_SESSION} FROM sessions s WHERE status = 'active' AND premise_id = ?",
             premise_id)
         return [_session(row) for row in rows]
 
     async def live_session(self, station_id: str, evse_id: int) -> Session | None:
         """The newest active session at this EVSE."""
-        rows = await self._all("SELECT id, data FROM sessions WHERE station_id = ? AND "
+        rows = await self._all(f"SELECT {_SESSION} FROM sessions s WHERE station_id = ? AND "
                                "status = 'active' ORDER BY id DESC", station_id)
         for row in rows:
             session = _session(row)
@@ -725,7 +725,7 @@ class SqliteStore:
                 for row in rows]
 
     async def live_sessions(self) -> list[Session]:
-        rows = await self._all("SELECT id, data FROM sessions WHERE status = 'active' "
+        rows = await self._all(f"SELECT {_SESSION} FROM sessions s WHERE status = 'active' "
                                "ORDER BY id")
         return [_session(row) for row in rows]
 
@@ -775,7 +775,7 @@ class SqliteStore:
         return int(row[0]), str(row[1])
 
     async def sessions(self) -> list[Session]:
-        rows = await self._all("SELECT id, data FROM sessions ORDER BY started_at, id")
+        rows = await self._all(f"SELECT {_SESSION} FROM sessions s ORDER BY started_at, id")
         return [_session(row) for row in rows]
 
 
@@ -913,7 +913,8 @@ def _json(value: Any) -> str:
 
 def _session_data(session: Session) -> dict[str, Any]:
     data = dict(vars(session))
-    del data["id"]
+    for key in ("id", *LIVE_VIEW):
+        del data[key]
     for key in _TIME_FIELDS:
         if data[key] is not None:
             data[key] = to_storage(data[key])
@@ -940,11 +941,24 @@ def _session_line(row: sqlite3.Row) -> SessionLine:
                        reconciliation)
 
 
+# A session as read: its record, and its newest EUMD reading for the live view (the
+# readings' index holds it at the end of the session's entries).
+_SESSION = ("s.id, s.data, (SELECT json_array(r.timestamp, r.register_wh) FROM meter_readings r "
+            "WHERE r.session_id = s.id AND r.register_wh IS NOT NULL "
+            "ORDER BY r.timestamp DESC LIMIT 1) AS last_reading")
+
+
 def _session(row: sqlite3.Row) -> Session:
     data = json.loads(row["data"])
+    for key in LIVE_VIEW:  # an earlier version kept them in the record, then stale
+        data.pop(key, None)
     for key in _TIME_FIELDS:
         if data[key] is not None:
             data[key] = parse_timestamp(data[key])
     if data["cost_total"] is not None:
         data["cost_total"] = Decimal(data["cost_total"])
-    return Session(id=row["id"], **data)
+    session = Session(id=row["id"], **data)
+    if row["last_reading"] is not None:
+        at, register = json.loads(row["last_reading"])
+        session.last_reading = (parse_timestamp(at), register)
+    return session
