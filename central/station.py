@@ -27,7 +27,7 @@ from central.planner import EnergyRequest
 from central.ratelimit import RateLimit, TokenBucket
 from central.registry import Identifier
 from central.services import AuthorizationResult, CentralServices, TxEvent
-from central.store.sqlite import StorageUnavailable
+from central.store.errors import StorageUnavailable
 from shared.casing import to_camel, to_snake
 from shared.ocpp201 import parse_meter_values
 from shared.ocpp_rpc import decoded, encoded, rejection

@@ -35,7 +35,9 @@ from central.registry import (
     Utility,
 )
 from central.sessions import LIVE_VIEW, Session, SessionLine
+from central.store.errors import StorageUnavailable
 from central.store.seqnos import SeqNos
+from central.store.walsync import WalSync
 from shared.ocpp201 import MeterSample
 from shared.tariff import Tariff, parse_tariff, tariff_definition
 from shared.timeutil import parse_timestamp, to_storage, to_wire, wire_from_storage
@@ -141,30 +143,26 @@ def _storage_failure(error: BaseException) -> bool:
         or type(error) is sqlite3.DatabaseError
 
 
-class StorageUnavailable(Exception):
-    """The database could not do the unit of work (locked, full, I/O error, corrupt):
-    nothing of it was kept, and the caller must not acknowledge what it was meant to
-    store."""
-
-
 class SqliteStore:
     """Writes go through units of work on one connection; reads outside a unit use a
     second one, in a worker thread, which sees only what is committed.
 
     Group commit: a unit's writes join the open transaction (each unit in a savepoint of
     its own, so a failing unit leaves the others whole), and the unit returns only once a
-    COMMIT (fsync) has made them durable. Units that arrive while a commit runs share the
-    next one, so one fsync serves many events. Statements run on the event loop's thread
-    (microseconds: the pages are cached, nothing is synced); what may wait, the fsync
-    (COMMIT) and the write lock (BEGIN) while another process holds it, runs in a
-    worker thread.
+    COMMIT and an fdatasync of the WAL after it (walsync) have made them durable. Units
+    that arrive while a commit runs share the next one, so one fdatasync serves many
+    events, and the next units' statements run while the disk syncs. Statements run on
+    the event loop's thread (microseconds: the pages are cached, nothing is synced); what
+    may wait, COMMIT, the fdatasync and the write lock (BEGIN) while another process
+    holds it, runs in a worker thread.
     """
 
     _unit_token: Token[bool]  # the running unit's (one at a time, under the lock)
 
     def __init__(self, writer: sqlite3.Connection, reader: sqlite3.Connection,
-                 checkpointer: sqlite3.Connection) -> None:
+                 checkpointer: sqlite3.Connection, wal: WalSync) -> None:
         self._db = writer
+        self._wal = wal
         self._reader = reader
         # The writer never checkpoints (a checkpoint inside a COMMIT would hold up every
         # reply waiting for it); a third connection copies the WAL into the database in a
@@ -191,15 +189,22 @@ class SqliteStore:
 
     @classmethod
     async def open(cls, path: Path | str) -> SqliteStore:
-        def connect() -> tuple[sqlite3.Connection, sqlite3.Connection, sqlite3.Connection]:
+        def connect() -> tuple[sqlite3.Connection, sqlite3.Connection, sqlite3.Connection,
+                               WalSync]:
             writer = _connect(path)
+            mode = writer.execute("PRAGMA journal_mode").fetchone()[0]
+            if mode != "wal":
+                writer.close()
+                raise StorageUnavailable(f"{path}: SQLite keeps no write-ahead log there "
+                                         f"(journal mode {mode}); use a file on a local disk")
             writer.executescript(SCHEMA)
             _migrate(writer)
             writer.executescript(INDEXES)
             writer.execute("PRAGMA wal_autocheckpoint = 0")
             writer.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
             writer.execute(f"PRAGMA journal_size_limit = {WAL_BYTES_LIMIT}")
-            return writer, _connect(path), _connect(path)
+            writer.execute("PRAGMA synchronous = NORMAL")  # WalSync syncs after COMMIT
+            return writer, _connect(path), _connect(path), WalSync(Path(f"{path}-wal"))
         return cls(*await asyncio.to_thread(connect))
 
     async def close(self) -> None:
@@ -209,6 +214,7 @@ class SqliteStore:
             if (checkpoint := self._checkpoint) is not None:  # it may wait for this lock
                 checkpoint.cancel()
                 await asyncio.wait([checkpoint])
+            await self._wal.close()
             self._db.close()
             async with self._read_lock:
                 self._reader.close()
@@ -220,6 +226,8 @@ class SqliteStore:
         return _Unit(self)
 
     async def _enter_unit(self) -> None:
+        if self._wal.failure is not None:
+            raise StorageUnavailable(self._wal.failure)
         await self._lock.acquire()
         try:
             if not self._db.in_transaction:
@@ -307,7 +315,7 @@ class SqliteStore:
                 await _in_thread(self._db.execute, "ROLLBACK")
         else:
             if batch is not None:
-                batch.set_result(None)
+                self._wal.committed(batch)
             self._units_uncopied += units
             if self._units_uncopied >= UNITS_PER_CHECKPOINT and self._checkpoint is None:
                 self._units_uncopied = 0

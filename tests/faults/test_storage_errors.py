@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosedError
 
 from central.sessions import Session
 from central.store import SqliteStore
-from central.store.sqlite import StorageUnavailable
+from central.store.errors import StorageUnavailable
 from tests.helpers import example_registry
 from tests.integration.conftest import open_link, rpc, run_agent, tonight
 

@@ -1,0 +1,72 @@
+"""A commit's fdatasync, made once the commit has let go of the database's write lock.
+
+In WAL mode SQLite's synchronous=FULL is NORMAL plus one sync of the WAL file after each
+commit (sqlite.org/pragma.html#pragma_synchronous), and the commit holds the write lock
+until that sync returns: no unit could run a statement meanwhile, and under load the
+units waiting for the lock were most of the central's idle time. The writer runs NORMAL
+and WalSync makes the same sync of the same file after the COMMIT has returned. A batch
+of units is told it is durable only by an fdatasync that began after its COMMIT
+returned, so an acknowledged event is on disk exactly as with FULL. Checkpoints sync the
+WAL before they copy it and the database after, in NORMAL as in FULL.
+
+A failed fdatasync may have lost what it was given while later ones succeed (the kernel
+can drop pages it could not write), so from then on nothing is acknowledged: every batch
+fails until the store is opened again, and SQLite's recovery then keeps what is on disk.
+The stations replay what was not answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+
+from central.store.errors import StorageUnavailable
+
+log = logging.getLogger("central.store")
+
+
+class WalSync:
+    def __init__(self, wal: Path) -> None:
+        self._fd = os.open(wal, os.O_RDONLY | os.O_CLOEXEC)
+        self._committed: list[asyncio.Future[None]] = []  # each waits for the next sync
+        self._syncing: asyncio.Task[None] | None = None
+        self.failure: str | None = None  # why nothing can be acknowledged any more
+
+    def committed(self, batch: asyncio.Future[None]) -> None:
+        """`batch` has just been committed: resolve it once that is on disk."""
+        if self.failure is not None:
+            batch.set_exception(StorageUnavailable(self.failure))
+            return
+        self._committed.append(batch)
+        if self._syncing is None:
+            self._syncing = asyncio.create_task(self._sync())
+
+    async def _sync(self) -> None:
+        """One fdatasync at a time; the batches committed while it runs wait for the next
+        one, which covers them all."""
+        try:
+            while self._committed:
+                batches, self._committed = self._committed, []
+                try:
+                    await asyncio.to_thread(os.fdatasync, self._fd)
+                except OSError as error:
+                    self.failure = f"the write-ahead log could not be synced ({error}): " \
+                                   "nothing is acknowledged until the central is restarted"
+                    log.critical("write-ahead log sync failed", extra={"error": str(error)})
+                    batches += self._committed
+                    self._committed = []
+                for batch in batches:
+                    if self.failure is None:
+                        batch.set_result(None)
+                    else:
+                        batch.set_exception(StorageUnavailable(self.failure))
+        finally:
+            self._syncing = None
+
+    async def close(self) -> None:
+        """After the last commit: wait for its sync, then let go of the file."""
+        if self._syncing is not None:
+            await asyncio.wait([self._syncing])
+        os.close(self._fd)
