@@ -11,7 +11,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from central import billing, demand, planner
 from central.authorize import Decision, Refusal, decide, describe
@@ -41,8 +41,10 @@ class AuthorizationResult:
     payer_account: str | None = None
 
 
-@dataclass(frozen=True)
-class TxEvent:
+class TxEvent(NamedTuple):
+    """One TransactionEvent as the services take it (a NamedTuple: one is made for every
+    message, in a third of a frozen dataclass's time)."""
+
     station_id: str
     transaction_id: str
     seq_no: int

@@ -7,10 +7,9 @@ camelCase on the way out.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from shared.profiles import InstalledProfile
 from shared.schedule import Schedule
@@ -24,9 +23,9 @@ OUTLET = "Outlet"  # the EUMD: billing truth
 EV = "EV"  # the PEV's own running total: a cross-check
 
 
-@dataclass(frozen=True)
-class MeterSample:
-    """One meterValue element reduced to what the utility uses."""
+class MeterSample(NamedTuple):
+    """One meterValue element reduced to what the utility uses (a NamedTuple: one is
+    made for every meter value sent or received)."""
 
     timestamp: datetime
     context: str

@@ -35,6 +35,7 @@ from central.registry import (
     Utility,
 )
 from central.sessions import LIVE_VIEW, Session, SessionLine
+from central.store.batch import Batch
 from central.store.errors import StorageUnavailable
 from central.store.seqnos import SeqNos
 from central.store.walsync import WalSync
@@ -172,7 +173,7 @@ class SqliteStore:
         self._units_uncopied = 0  # committed since the last checkpoint began
         self._lock = asyncio.Lock()  # one unit or commit on the writer at a time
         self._read_lock = asyncio.Lock()  # one read on the reader at a time
-        self._batch: asyncio.Future[None] | None = None  # the open transaction's commit
+        self._batch: Batch | None = None  # the units of the open transaction
         # Live sessions as the units saved them, so an event need not decode its session
         # again. Whatever a unit or a commit that failed touched is forgotten.
         self._live: dict[tuple[str, str], Session] = {}
@@ -264,12 +265,12 @@ class SqliteStore:
             self._batch_touched |= self._unit_touched
             self._batch_units += 1
             if self._batch is None:
-                self._batch = asyncio.get_running_loop().create_future()
+                self._batch = Batch()
                 asyncio.create_task(self._commit())  # noqa: RUF006  (the batch holds it)
-            batch = self._batch
+            durable = self._batch.join()
         finally:
             self._lock.release()
-        await asyncio.shield(batch)
+        await durable
 
     async def _begin(self) -> None:
         """BEGIN IMMEDIATE, here if the write lock is free (nearly always: in WAL mode
@@ -292,7 +293,7 @@ class SqliteStore:
         self._forget(self._unit_touched | self._batch_touched)
         self._batch_touched, self._batch_units = set(), 0
         if self._batch is not None:
-            self._batch.set_exception(StorageUnavailable(f"transaction rolled back: {error}"))
+            self._batch.settle(f"transaction rolled back: {error}")
             self._batch = None
 
     async def _commit(self) -> None:
@@ -310,7 +311,7 @@ class SqliteStore:
         except sqlite3.DatabaseError as error:  # whatever it was, the batch is not kept
             self._forget(touched)
             if batch is not None:  # told first: a failing ROLLBACK must not leave it waiting
-                batch.set_exception(StorageUnavailable(str(error)))
+                batch.settle(str(error))
             if self._db.in_transaction:
                 await _in_thread(self._db.execute, "ROLLBACK")
         else:

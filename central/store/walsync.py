@@ -22,7 +22,7 @@ import logging
 import os
 from pathlib import Path
 
-from central.store.errors import StorageUnavailable
+from central.store.batch import Batch
 
 log = logging.getLogger("central.store")
 
@@ -30,14 +30,14 @@ log = logging.getLogger("central.store")
 class WalSync:
     def __init__(self, wal: Path) -> None:
         self._fd = os.open(wal, os.O_RDONLY | os.O_CLOEXEC)
-        self._committed: list[asyncio.Future[None]] = []  # each waits for the next sync
+        self._committed: list[Batch] = []  # each waits for the next sync
         self._syncing: asyncio.Task[None] | None = None
         self.failure: str | None = None  # why nothing can be acknowledged any more
 
-    def committed(self, batch: asyncio.Future[None]) -> None:
-        """`batch` has just been committed: resolve it once that is on disk."""
+    def committed(self, batch: Batch) -> None:
+        """`batch` has just been committed: settle it once that is on disk."""
         if self.failure is not None:
-            batch.set_exception(StorageUnavailable(self.failure))
+            batch.settle(self.failure)
             return
         self._committed.append(batch)
         if self._syncing is None:
@@ -58,10 +58,7 @@ class WalSync:
                     batches += self._committed
                     self._committed = []
                 for batch in batches:
-                    if self.failure is None:
-                        batch.set_result(None)
-                    else:
-                        batch.set_exception(StorageUnavailable(self.failure))
+                    batch.settle(self.failure)
         finally:
             self._syncing = None
 
