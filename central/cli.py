@@ -30,6 +30,7 @@ from central.router import CommandRouter
 from central.server import OcppServer
 from central.services import CentralServices
 from central.store import SqliteStore
+from central.store.errors import StorageUnavailable
 from central.store.sqlite import NotFound
 from shared import cli_types, eventloop, logs
 from shared.clock import Clock
@@ -136,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return eventloop.run(action[args.command](args))
     except (UsageError, RegistryError, NotFound, statements.BadMonth,
-            demand.BadEvent) as error:
+            demand.BadEvent, StorageUnavailable) as error:
         print(f"pev-central: {error}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:

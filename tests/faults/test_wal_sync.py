@@ -13,7 +13,7 @@ from websockets.exceptions import ConnectionClosedError
 
 from central.store import SqliteStore
 from central.store.errors import StorageUnavailable
-from tests.integration.conftest import open_link, rpc, running_central
+from tests.integration.conftest import open_link, pev_central, rpc, running_central
 
 REAL_FDATASYNC = os.fdatasync
 
@@ -88,3 +88,5 @@ async def test_a_failed_wal_sync_acknowledges_nothing_until_a_restart(tmp_path, 
 async def test_a_database_without_a_write_ahead_log_is_refused():
     with pytest.raises(StorageUnavailable, match="write-ahead log"):
         await SqliteStore.open(":memory:")
+    code, _, err = await pev_central("serve", "--db", ":memory:", "--port", "0")
+    assert code == 2 and "keeps no write-ahead log" in err
