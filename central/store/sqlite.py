@@ -187,25 +187,33 @@ class SqliteStore:
         self._batch_touched: set[tuple[str, str]] = set()
         self._batch_units = 0
         self._tariffs: dict[str, Tariff] = {}  # parsed once; cleared when tariffs change
+        self._commits: set[asyncio.Task[None]] = set()  # the open batches' commits, pending
 
     @classmethod
     async def open(cls, path: Path | str) -> SqliteStore:
         def connect() -> tuple[sqlite3.Connection, sqlite3.Connection, sqlite3.Connection,
                                WalSync]:
             writer = _connect(path)
-            mode = writer.execute("PRAGMA journal_mode").fetchone()[0]
-            if mode != "wal":
+            try:
+                mode = writer.execute("PRAGMA journal_mode").fetchone()[0]
+                if mode != "wal":
+                    raise StorageUnavailable(f"{path}: SQLite keeps no write-ahead log there "
+                                             f"(journal mode {mode}); use a file on a local "
+                                             "disk")
+                writer.executescript(SCHEMA)
+                _migrate(writer)
+                writer.executescript(INDEXES)
+                writer.execute("PRAGMA wal_autocheckpoint = 0")
+                writer.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
+                writer.execute(f"PRAGMA journal_size_limit = {WAL_BYTES_LIMIT}")
+                writer.execute("PRAGMA synchronous = NORMAL")  # WalSync syncs after COMMIT
+                # the file as SQLite names it (a symlink's target, not the link)
+                database = writer.execute("PRAGMA database_list").fetchone()["file"]
+                wal = WalSync(Path(f"{database}-wal"))
+            except BaseException:
                 writer.close()
-                raise StorageUnavailable(f"{path}: SQLite keeps no write-ahead log there "
-                                         f"(journal mode {mode}); use a file on a local disk")
-            writer.executescript(SCHEMA)
-            _migrate(writer)
-            writer.executescript(INDEXES)
-            writer.execute("PRAGMA wal_autocheckpoint = 0")
-            writer.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
-            writer.execute(f"PRAGMA journal_size_limit = {WAL_BYTES_LIMIT}")
-            writer.execute("PRAGMA synchronous = NORMAL")  # WalSync syncs after COMMIT
-            return writer, _connect(path), _connect(path), WalSync(Path(f"{path}-wal"))
+                raise
+            return writer, _connect(path), _connect(path), wal
         return cls(*await asyncio.to_thread(connect))
 
     async def close(self) -> None:
@@ -266,7 +274,9 @@ class SqliteStore:
             self._batch_units += 1
             if self._batch is None:
                 self._batch = Batch()
-                asyncio.create_task(self._commit())  # noqa: RUF006  (the batch holds it)
+                commit = asyncio.create_task(self._commit())
+                self._commits.add(commit)
+                commit.add_done_callback(self._commits.discard)
             durable = self._batch.join()
         finally:
             self._lock.release()
