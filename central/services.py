@@ -11,6 +11,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from central import billing, demand, planner
@@ -160,8 +161,9 @@ class CentralServices:
             session = await self.store.session(event.station_id, event.transaction_id) \
                 or Session(event.station_id, event.transaction_id)
             authorization, changed = await self._apply(session, event)
-            if session.cost_so_far is None and session.tariff_id is not None:
-                session.cost_so_far = await self._cost_so_far(session)  # bound, or loaded
+            if session.cost_so_far is None and session.tariff_id is not None \
+                    and session.ended_at is None:  # live and bound: just now, or loaded
+                await self._rate_live_view(session)
             if session.id is None:
                 await self.store.save_session(session)  # readings refer to its id
             assert session.id is not None
@@ -173,7 +175,8 @@ class CentralServices:
                     else Decimal("0.00")
                 session.complete = (session.started_at is not None
                                     and await self._contiguous(event))
-            await self._running_cost(session, event.samples)
+            if session.ended_at is None:  # once ended, the bill is the view
+                await self._running_cost(session, event.samples)
             if changed or total_cost is not None:  # not for a meter value: the live view
                 await self.store.save_session(session)
             reply = TxReply(authorization, total_cost)
@@ -194,30 +197,33 @@ class CentralServices:
         return session is not None and not session.complete
 
     async def _running_cost(self, session: Session, samples: tuple[MeterSample, ...]) -> None:
-        """Fold this event's readings into the live view: the newest reading, and the cost
-        up to it kept exact, rounded only for display (rounding each minute's few cents
-        would drift). A reading older than the newest is left to the bill, re-rated from
-        all readings."""
+        """Fold this event's readings (stored already) into the live view: the newest
+        reading, and the cost up to it kept exact, rounded only for display (rounding each
+        minute's few cents would drift). A reading older than the newest (an offline
+        replay out of order) changes intervals already rated: the view is rated again
+        from all readings, as it would be for a session loaded from the database."""
         readings = [(s.timestamp, s.register_wh) for s in samples if s.register_wh is not None]
         if not readings:
             return
-        readings.sort()
+        readings.sort(key=itemgetter(0))  # stable: two at one instant stay as stored
+        last = session.last_reading
+        if session.cost_so_far is not None and last is not None and readings[0][0] < last[0]:
+            await self._rate_live_view(session)
+            return
         tariff = await self.store.tariff(session.tariff_id) \
             if session.tariff_id is not None else None
-        session.last_reading, session.cost_so_far = _fold(
-            session.last_reading, session.cost_so_far, readings, tariff)
+        session.last_reading, session.cost_so_far = _fold(last, session.cost_so_far,
+                                                          readings, tariff)
 
-    async def _cost_so_far(self, session: Session) -> Decimal:
-        """The live cost of the readings stored so far (a live session loaded, or just
-        bound, has its cost rated again: it is not stored)."""
+    async def _rate_live_view(self, session: Session) -> None:
+        """The live view of a bound session from all its readings stored so far (it is not
+        stored itself): for a session just bound or loaded, or after a late reading."""
         assert session.tariff_id is not None
-        if session.id is None:
-            return Decimal(0)
-        readings = [(s.timestamp, s.register_wh) for s in await self.store.readings(session.id)
-                    if s.register_wh is not None]
-        _, cost = _fold(None, Decimal(0), readings, await self.store.tariff(session.tariff_id))
-        assert cost is not None
-        return cost
+        stored = await self.store.readings(session.id) if session.id is not None else []
+        session.last_reading, session.cost_so_far = _fold(
+            None, Decimal(0), [(s.timestamp, s.register_wh) for s in stored
+                               if s.register_wh is not None],
+            await self.store.tariff(session.tariff_id))
 
     def _publish_transaction(self, session: Session, event: TxEvent) -> None:
         if not self.bus.listened:
@@ -441,10 +447,11 @@ def _fold(last: tuple[datetime, int] | None, cost: Decimal | None,
           readings: list[tuple[datetime, int]], tariff: Tariff | None,
           ) -> tuple[tuple[datetime, int] | None, Decimal | None]:
     """The newest reading and the live cost after `readings` (in time order), from the
-    newest reading and cost before them; no cost without a tariff (not yet bound)."""
+    newest reading and cost before them; no cost without a tariff (not yet bound). The
+    intervals are those the bill rates, two readings at one instant included."""
     for at, register in readings:
-        if last is not None and at <= last[0]:
-            continue  # older than the newest: the bill rates it
+        if last is not None and at < last[0]:
+            continue  # older than the newest: the caller rates the view again
         if last is not None and cost is not None and tariff is not None:
             cost += billing.interval_cost(billing.Reading(*last), billing.Reading(at, register),
                                           tariff)

@@ -616,12 +616,22 @@ class SqliteStore:
         key = (station_id, transaction_id)
         if _in_unit.get() and key in self._live:
             self._unit_touched.add(key)
+            self._live[key] = self._live.pop(key)  # last in the order: the latest used
             return self._live[key]
         row = await self._one(f"SELECT {_SESSION} FROM sessions s WHERE station_id = ? AND "
                               "transaction_id = ?", station_id, transaction_id)
-        session = _session(row) if row else None
-        if session is not None and _in_unit.get():
-            self._remember(session)
+        return self._as_read(_session(row)) if row else None
+
+    def _as_read(self, session: Session) -> Session:
+        """In a unit, the cached object of a live session rather than a copy decoded from
+        its row (which has no running cost: the next event would rate it again), and the
+        session remembered for the next event."""
+        if not _in_unit.get():
+            return session
+        cached = self._live.get((session.station_id, session.transaction_id))
+        if cached is not None and cached.id == session.id:
+            session = cached
+        self._remember(session)
         return session
 
     def _remember(self, session: Session) -> None:
@@ -655,7 +665,7 @@ class SqliteStore:
         rows = await self._all(
             f"SELECT {_SESSION} FROM sessions s WHERE status = 'active' AND premise_id = ?",
             premise_id)
-        return [_session(row) for row in rows]
+        return [self._as_read(_session(row)) for row in rows]
 
     async def live_session(self, station_id: str, evse_id: int) -> Session | None:
         """The newest active session at this EVSE."""
@@ -664,7 +674,7 @@ class SqliteStore:
         for row in rows:
             session = _session(row)
             if session.evse_id in (None, evse_id):
-                return session
+                return self._as_read(session)
         return None
 
     async def save_session(self, session: Session) -> Session:
@@ -746,7 +756,7 @@ class SqliteStore:
     async def live_sessions(self) -> list[Session]:
         rows = await self._all(f"SELECT {_SESSION} FROM sessions s WHERE status = 'active' "
                                "ORDER BY id")
-        return [_session(row) for row in rows]
+        return [self._as_read(_session(row)) for row in rows]
 
     # --- demand response --------------------------------------------------------------
 

@@ -4,11 +4,14 @@ value rewrites no session record, and a restarted central carries the view on ex
 import asyncio
 import json
 import sqlite3
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from shared.timeutil import parse_timestamp
 from tests.helpers import local
 from tests.integration.conftest import Central, open_link, rpc, running_central
 
@@ -32,11 +35,28 @@ def event(event_type: str, seq_no: int, minute: int, register_wh: int,
                  "measurand": "Energy.Active.Import.Register"}]}], **extra}
 
 
-STARTED = event("Started", 0, 0, 50_000, triggerReason="CablePluggedIn",
-                idToken={"idToken": "PEV-0001", "type": "Central"})
+PEV = {"idToken": "PEV-0001", "type": "Central"}
+def reading(payload: dict[str, Any]) -> tuple[datetime, int]:
+    """An event's EUMD reading: (when, register Wh)."""
+    sampled = payload["meterValue"][0]
+    return parse_timestamp(sampled["timestamp"]), sampled["sampledValue"][0]["value"]
+
+
+STARTED = event("Started", 0, 0, 50_000, triggerReason="CablePluggedIn", idToken=PEV)
 BEFORE_RESTART = [event("Updated", n, 10 * n, 50_000 + 1_200 * n) for n in range(1, 4)]
 AFTER_RESTART = [event("Updated", n, 10 * n, 50_000 + 1_200 * n) for n in range(4, 8)]
 ENDED = event("Ended", 8, 80, 59_600, triggerReason="EVDeparted")
+
+# The same evening as stations also send it: bound at plug-in and metered in order; with
+# an offline replay arriving after a newer reading (seqNo 3, metered at midnight, between
+# 1 and 2: it moves energy from off-peak to partial-peak); and with the PEV bound only at
+# its third event (a charger that authorizes late).
+IN_ORDER = (STARTED, *BEFORE_RESTART), (*AFTER_RESTART, ENDED)
+LATE_READING = ((STARTED, BEFORE_RESTART[0], event("Updated", 2, 30, 53_600),
+                 event("Updated", 3, 25, 53_400)), (*AFTER_RESTART, ENDED))
+BOUND_LATE = ((event("Started", 0, 0, 50_000, triggerReason="CablePluggedIn"),
+               BEFORE_RESTART[0], event("Updated", 2, 20, 52_400, idToken=PEV),
+               BEFORE_RESTART[2]), (*AFTER_RESTART, ENDED))
 
 
 async def live_costs(central: Central, events: list[dict[str, Any]]) -> list[str | None]:
@@ -80,26 +100,28 @@ def stored_record(db: Path) -> dict[str, Any]:
     return record
 
 
-async def test_a_restarted_central_carries_the_live_view_on_from_the_readings(tmp_path):
-    everything = [STARTED, *BEFORE_RESTART, *AFTER_RESTART, ENDED]
+@pytest.mark.parametrize(("before_restart", "after_restart"), [IN_ORDER, LATE_READING,
+                                                               BOUND_LATE])
+async def test_a_restarted_central_carries_the_live_view_on_from_the_readings(
+        tmp_path, before_restart, after_restart):
     reference, restarted = tmp_path / "reference", tmp_path / "restarted"
     reference.mkdir()
     restarted.mkdir()
     async with running_central(reference, start=BEGIN) as central:
-        uninterrupted = await live_costs(central, everything)
+        uninterrupted = await live_costs(central, [*before_restart, *after_restart])
 
     async with running_central(restarted, start=BEGIN) as central:
-        before = await live_costs(central, [STARTED, *BEFORE_RESTART])
+        before = await live_costs(central, list(before_restart))
     async with running_central(restarted, start=BEGIN) as central:
         session = await central.store.session("CP-1001", TRANSACTION)
         assert session is not None and session.status == "active"
         # the newest reading, read with the record, before any new event
-        assert session.last_reading == (BEGIN + timedelta(minutes=30), 53_600)
-        after = await live_costs(central, [*AFTER_RESTART, ENDED])
+        assert session.last_reading == max(reading(e) for e in before_restart)
+        after = await live_costs(central, list(after_restart))
         session = await central.store.session("CP-1001", TRANSACTION)
 
     assert before + after == uninterrupted
-    assert Decimal(uninterrupted[-2]) > 0  # the live cost did run
+    assert Decimal(uninterrupted[-2]) > Decimal(uninterrupted[len(before_restart)]) > 0
     assert session is not None and session.status == "ended"
     assert session.energy_wh == 9_600
     # the PEV's own total at its last reading, though the central restarted meanwhile
