@@ -1,7 +1,7 @@
 """OCPP 2.0.1 shapes both sides build and read: meter values and charging profiles.
 
-Dicts here use the snake_case keys the `ocpp` package hands to handlers and converts to
-camelCase on the way out.
+Dicts built here use the snake_case keys the `ocpp` package converts to camelCase on the
+way out; what is read here (meterValues, by the central) is read as it is on the wire.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ _SCALE = {"Wh": 1, "kWh": 1000, "W": 1, "kW": 1000}
 
 
 def _in_base_unit(sampled: Mapping[str, Any]) -> int | None:
-    unit = sampled.get("unit_of_measure") or {}
+    unit = sampled.get("unitOfMeasure") or {}
     scale = _SCALE.get(unit.get("unit", "Wh"))
     if scale is None:
         return None
@@ -67,11 +67,12 @@ def _in_base_unit(sampled: Mapping[str, Any]) -> int | None:
 
 
 def parse_meter_values(meter_values: Iterable[Mapping[str, Any]]) -> list[MeterSample]:
+    """The wire's meterValue elements (camelCase), reduced to what the utility uses."""
     samples = []
     for meter_value in meter_values:
         register = power = ev_total = None
         context = "Sample.Periodic"
-        for sampled in meter_value.get("sampled_value", []):
+        for sampled in meter_value.get("sampledValue", []):
             context = sampled.get("context", context)
             measurand = sampled.get("measurand", ENERGY_REGISTER)
             location = sampled.get("location", OUTLET)

@@ -3,10 +3,12 @@ TransactionEvents the central has not seen begin."""
 
 import asyncio
 import json
+from datetime import timedelta
 
 import pytest
 from websockets.exceptions import ConnectionClosedOK, InvalidStatus
 
+from shared.timeutil import to_wire
 from tests.integration.conftest import open_link, rpc
 
 BOOT = {"chargingStation": {"vendorName": "acme", "model": "x1"}, "reason": "PowerUp"}
@@ -111,4 +113,39 @@ async def test_a_repeated_event_is_answered_the_same_and_counted_once(central):
     [session] = await central.store.sessions()
     assert len(await central.store.readings(session.id)) == 1
     assert len(await central.store.events("CP-1001", "tx-dup")) == 1
+    await link.close()
+
+
+async def test_each_request_is_read_as_sent_boot_status_and_dc_charging_needs(central):
+    """The handlers read the wire's camelCase payloads: what a station says at boot and of
+    its connectors is kept, and a DC PEV's energy request and power limit are planned."""
+    link = await open_link(central)
+    boot = {"chargingStation": {"vendorName": "acme", "model": "dc-50",
+                                "firmwareVersion": "4.2"}, "reason": "PowerUp"}
+    assert (await rpc(link, "BootNotification", boot))[2]["status"] == "Accepted"
+    now = to_wire(central.clock.now())
+    await rpc(link, "StatusNotification", {"timestamp": now, "connectorStatus": "Occupied",
+                                           "evseId": 1, "connectorId": 1})
+    state = await central.store.station_state("CP-1001")
+    assert (state["vendor"], state["model"]) == ("acme", "dc-50")
+    assert state["connectors"]["1/1"]["status"] == "Occupied"
+
+    started = {"eventType": "Started", "timestamp": now, "triggerReason": "Authorized",
+               "seqNo": 0, "transactionInfo": {"transactionId": "tx-dc"},
+               "evse": {"id": 1, "connectorId": 1},
+               "idToken": {"idToken": "PEV-0001", "type": "Central"}}
+    reply = await rpc(link, "TransactionEvent", started)
+    assert reply[2]["idTokenInfo"]["status"] == "Accepted"
+    departure = to_wire(central.clock.now() + timedelta(hours=10))
+    needs = {"evseId": 1, "chargingNeeds": {
+        "requestedEnergyTransfer": "DC", "departureTime": departure,
+        "dcChargingParameters": {"evMaxCurrent": 125, "evMaxVoltage": 400,
+                                 "energyAmount": 6000, "evMaxPower": 3000}}}
+    answer = await rpc(link, "NotifyEVChargingNeeds", needs)
+    assert answer[2]["status"] == "Accepted"
+    assert 0 < answer[2]["customData"]["energyAvailableWh"] <= 6000
+    profile = json.loads(await asyncio.wait_for(link.recv(), 10))
+    assert profile[2] == "SetChargingProfile"
+    periods = profile[3]["chargingProfile"]["chargingSchedule"][0]["chargingSchedulePeriod"]
+    assert max(p["limit"] for p in periods) == 3000  # the PEV's own limit, in W
     await link.close()

@@ -1,4 +1,5 @@
-"""A meterValue is read into integer Wh and W whatever unit and multiplier it is sent in."""
+"""A meterValue, as on the wire, is read into integer Wh and W whatever unit and multiplier
+it is sent in."""
 
 from datetime import UTC, datetime
 
@@ -14,12 +15,12 @@ def sampled(value, unit="Wh", multiplier=None, measurand="Energy.Active.Import.R
     unit_of_measure = {"unit": unit} | ({"multiplier": multiplier} if multiplier is not None
                                         else {})
     return {"value": value, "measurand": measurand, "location": location,
-            "unit_of_measure": unit_of_measure, **extra}
+            "unitOfMeasure": unit_of_measure, **extra}
 
 
 def register(value, unit="Wh", multiplier=None):
     [sample] = parse_meter_values([{"timestamp": AT,
-                                    "sampled_value": [sampled(value, unit, multiplier)]}])
+                                    "sampledValue": [sampled(value, unit, multiplier)]}])
     return sample.register_wh
 
 
@@ -40,7 +41,7 @@ def test_a_unit_the_utility_cannot_bill_in_reads_as_no_register():
 
 
 def test_power_the_pev_total_and_the_context_are_read_and_phases_skipped():
-    [sample] = parse_meter_values([{"timestamp": AT, "sampled_value": [
+    [sample] = parse_meter_values([{"timestamp": AT, "sampledValue": [
         sampled(1000, context="Sample.Periodic"),
         sampled(7.2, "kW", measurand="Power.Active.Import"),
         sampled(99, location="EV"),
