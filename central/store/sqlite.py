@@ -163,6 +163,11 @@ class SqliteStore:
     def __init__(self, writer: sqlite3.Connection, reader: sqlite3.Connection,
                  checkpointer: sqlite3.Connection, wal: WalSync) -> None:
         self._db = writer
+        # The loop's statements on the writer share one cursor, each read to its end at
+        # once (Connection.execute makes a cursor per call: 1 % of the instructions an event
+        # costs the central).
+        # COMMIT and ROLLBACK, in worker threads, make their own.
+        self._sql = writer.cursor()
         self._wal = wal
         self._reader = reader
         # The writer never checkpoints (a checkpoint inside a COMMIT would hold up every
@@ -244,7 +249,7 @@ class SqliteStore:
                     await self._begin()
                 except sqlite3.DatabaseError as error:  # BEGIN refuses nothing: a failure
                     raise StorageUnavailable(str(error)) from error
-            self._db.execute("SAVEPOINT unit")
+            self._sql.execute("SAVEPOINT unit")
         except BaseException:
             self._lock.release()
             raise
@@ -258,8 +263,8 @@ class SqliteStore:
             if error is not None:
                 try:
                     if self._db.in_transaction:
-                        self._db.execute("ROLLBACK TO unit")
-                        self._db.execute("RELEASE unit")
+                        self._sql.execute("ROLLBACK TO unit")
+                        self._sql.execute("RELEASE unit")
                         self._forget(self._unit_touched)
                     else:  # SQLite rolled back the whole transaction (disk full, I/O error)
                         self._batch_lost(error)
@@ -269,7 +274,7 @@ class SqliteStore:
                     raise StorageUnavailable(str(error)) from error
                 return
             _in_unit.reset(self._unit_token)
-            self._db.execute("RELEASE unit")
+            self._sql.execute("RELEASE unit")
             self._batch_touched |= self._unit_touched
             self._batch_units += 1
             if self._batch is None:
@@ -286,15 +291,15 @@ class SqliteStore:
         """BEGIN IMMEDIATE, here if the write lock is free (nearly always: in WAL mode
         readers and checkpoints do not take it), sparing each commit a thread hop; else
         in a worker thread, waiting up to busy_timeout for the process that holds it."""
-        self._db.execute("PRAGMA busy_timeout = 0")
+        self._sql.execute("PRAGMA busy_timeout = 0")
         try:
-            self._db.execute("BEGIN IMMEDIATE")
+            self._sql.execute("BEGIN IMMEDIATE")
             return
         except sqlite3.OperationalError as error:
             if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
                 raise
         finally:
-            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._sql.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         await _in_thread(self._db.execute, "BEGIN IMMEDIATE")
 
     def _batch_lost(self, error: BaseException) -> None:
@@ -374,12 +379,13 @@ class SqliteStore:
             self._columns.pop(key, None)
 
     def _write(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """The shared cursor: read its rowcount or lastrowid before the next statement."""
         assert _in_unit.get(), "writes go inside store.unit()"
-        return self._db.execute(sql, args)
+        return self._sql.execute(sql, args)
 
     def _write_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         assert _in_unit.get(), "writes go inside store.unit()"
-        self._db.executemany(sql, rows)
+        self._sql.executemany(sql, rows)
 
     async def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
         rows = await self._all(sql, *args)
@@ -389,7 +395,7 @@ class SqliteStore:
         """In a unit: on the writer, here (it sees the unit's own writes). Outside: on the
         reader, in a thread, so a long report never holds up the event loop."""
         if _in_unit.get():
-            return self._db.execute(sql, args).fetchall()
+            return self._sql.execute(sql, args).fetchall()
         async with self._read_lock:  # one thread at a time on a connection
             return await _in_thread(lambda: self._reader.execute(sql, args).fetchall())
 
@@ -773,8 +779,9 @@ class SqliteStore:
                 "changed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (to_storage(start), to_storage(end), scope, limit_w, reduce_pct, randomize_s,
                  to_storage(at)))
-            assert cursor.lastrowid is not None
-        return DrEvent(cursor.lastrowid, start, end, scope, limit_w, reduce_pct, randomize_s)
+            event_id = cursor.lastrowid  # now: other units use the cursor while this commits
+            assert event_id is not None
+        return DrEvent(event_id, start, end, scope, limit_w, reduce_pct, randomize_s)
 
     async def request_dr_cancel(self, event_id: int, at: datetime) -> bool:
         """Ask the running central to cancel an event; False if unknown or cancelled."""

@@ -41,6 +41,22 @@ async def test_units_arriving_within_the_window_share_one_commit_and_return_comm
         await store.close()
 
 
+async def test_units_sharing_a_commit_each_get_the_id_of_their_own_new_row(tmp_path):
+    """The writer's statements share one cursor: a unit reads its new row's id before the
+    others of its commit run theirs."""
+    store = await SqliteStore.open(tmp_path / "central.db")
+    await store.import_registry(example_registry())
+    try:
+        limits = (3000, 4000, 5000)
+        made = await asyncio.gather(*(store.add_dr_event(
+            AT, AT + timedelta(hours=1), "all", limit, None, 0, AT) for limit in limits))
+        stored = {event.id: event.limit_w for event in await store.dr_events()}
+        assert {event.id: event.limit_w for event in made} == stored
+        assert sorted(stored.values()) == list(limits)
+    finally:
+        await store.close()
+
+
 async def test_under_a_steady_stream_of_units_the_wal_starts_again_instead_of_growing(
         tmp_path, monkeypatch):
     """Units never stop arriving, so SQLite would never find the WAL wholly copied at the
