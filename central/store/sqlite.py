@@ -164,9 +164,8 @@ class SqliteStore:
                  checkpointer: sqlite3.Connection, wal: WalSync) -> None:
         self._db = writer
         # The loop's statements on the writer share one cursor, each read to its end at
-        # once (Connection.execute makes a cursor per call: 1 % of the instructions an event
-        # costs the central).
-        # COMMIT and ROLLBACK, in worker threads, make their own.
+        # once (Connection.execute makes a cursor per call: 1 % of what an event costs the
+        # central). COMMIT and ROLLBACK, in worker threads, make their own.
         self._sql = writer.cursor()
         self._wal = wal
         self._reader = reader
