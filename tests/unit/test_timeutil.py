@@ -1,9 +1,16 @@
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.timeutil import parse_timestamp, to_storage, to_wire, wire_from_storage
+from shared.timeutil import (
+    InvalidTimestamp,
+    parse_timestamp,
+    to_storage,
+    to_wire,
+    wire_from_storage,
+)
 
 INSTANTS = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
                         timezones=st.just(UTC))
@@ -51,3 +58,20 @@ def test_the_same_instant_in_another_zone_is_stored_as_the_same_text():
     to_storage(moment)  # remembered
     assert to_storage(moment.astimezone(timezone(timedelta(hours=-8)))) == \
         "2026-11-22T20:15:00.123456Z"
+
+
+@pytest.mark.parametrize(("text", "instant"), [
+    ("2026-11-22T20:15:00Z", datetime(2026, 11, 22, 20, 15, tzinfo=UTC)),
+    ("2026-11-22T20:15:00.5z", datetime(2026, 11, 22, 20, 15, 0, 500000, tzinfo=UTC)),
+    ("2026-11-22T12:15:00-08:00", datetime(2026, 11, 22, 20, 15, tzinfo=UTC)),
+    ("2026-11-22T20:15:00", datetime(2026, 11, 22, 20, 15, tzinfo=UTC)),  # no zone: UTC
+])
+def test_an_ocpp_timestamp_reads_as_utc_in_every_form_a_station_may_send(text, instant):
+    parsed = parse_timestamp(text)
+    assert parsed == instant and parsed.tzinfo is UTC
+
+
+@pytest.mark.parametrize("text", ["", "yesterday", "2026-11-22T20:15:00Zz", "2026-13-01T00:00Z"])
+def test_anything_else_is_an_invalid_timestamp(text):
+    with pytest.raises(InvalidTimestamp):
+        parse_timestamp(text)
