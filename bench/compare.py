@@ -22,10 +22,16 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench.run import ROOT, Server, import_registry, measured_load, start_central, write_registries
+from bench.run import (
+    ROOT,
+    Server,
+    checkout,
+    import_registry,
+    measured_load,
+    start_central,
+    write_registries,
+)
 from shared.cli_types import positive, positive_int
-
-USAGE_ERROR = 2
 
 
 def compare(roots: dict[str, Path], stations: int, rounds: int, duration_s: float,
@@ -66,17 +72,13 @@ def report(runs: dict[str, list[dict[str, Any]]]) -> Table:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("other", type=Path, help="the other checkout's directory")
+    parser.add_argument("other", type=checkout, help="the other checkout's directory")
     parser.add_argument("--stations", type=positive_int, default=1000)
     parser.add_argument("--rounds", type=positive_int, default=8)
     parser.add_argument("--duration-s", type=positive, default=4,
                         help="each round, after a 3 s warm-up")
     args = parser.parse_args()
-    other = args.other.resolve()
-    if not (other / "central" / "__main__.py").is_file():
-        print(f"bench.compare: {args.other} is not a checkout of this project "
-              "(no central/__main__.py)", file=sys.stderr)
-        return USAGE_ERROR
+    other = args.other
     workdir = Path(tempfile.mkdtemp(prefix="pev-compare-"))
     try:
         runs = compare({f"this ({ROOT.name})": ROOT, f"other ({other.name})": other},

@@ -44,6 +44,15 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
+def checkout(text: str) -> Path:
+    """argparse type: a directory holding this project (another checkout, to measure)."""
+    path = Path(text).resolve()
+    if not (path / "central" / "__main__.py").is_file():
+        raise argparse.ArgumentTypeError(
+            f"{text} is not a checkout of this project (no central/__main__.py)")
+    return path
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime

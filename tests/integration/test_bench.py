@@ -51,3 +51,24 @@ def test_comparing_with_a_directory_that_is_no_checkout_is_a_usage_error(tmp_pat
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "is not a checkout of this project" in done.stderr
+
+
+def test_the_instructions_an_event_costs_are_counted_for_each_checkout(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.instructions", str(ROOT), "--stations", "5",
+         "--settle-s", "6", "--seconds", "4"], cwd=ROOT, capture_output=True, text=True,
+        timeout=300)
+    assert done.returncode == 0, done.stderr
+    [line] = done.stdout.splitlines()
+    counted = re.fullmatch(rf"{re.escape(str(ROOT))}: ([\d,]+) instructions per "
+                           r"TransactionEvent \(([\d,]+) events counted\)", line)
+    assert counted, line
+    per_event, events = (int(group.replace(",", "")) for group in counted.groups())
+    assert events > 0 and 10_000 < per_event < 10_000_000
+
+
+def test_counting_instructions_in_a_directory_that_is_no_checkout_is_a_usage_error(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "bench.instructions", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "is not a checkout of this project" in done.stderr
