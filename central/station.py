@@ -120,9 +120,7 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
             _raise_key_error(msg.action, self._ocpp_version)
         validate(msg)
         try:
-            response = handlers["_on_action"](self, msg.payload)
-            if inspect.isawaitable(response):
-                response = await response
+            response = await handlers["_on_action"](self, msg.payload)  # all coroutines
         except StorageUnavailable as error:
             log.error("storage unavailable: not answered, link closed for a replay",
                       extra={"station": self.id, "action": msg.action, "error": str(error)})
@@ -179,8 +177,8 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
 
     @on(Action.transaction_event)
     async def on_transaction_event(self, payload: Payload) -> Payload:
-        info, evse, id_token = payload["transactionInfo"], payload.get("evse"), \
-            payload.get("idToken")
+        info = payload["transactionInfo"]
+        evse, id_token = payload.get("evse"), payload.get("idToken")
         reply = await self.services.transaction_event(TxEvent(
             station_id=self.id, transaction_id=info["transactionId"],
             seq_no=payload["seqNo"], event_type=payload["eventType"],
