@@ -1,4 +1,4 @@
-"""SQLite store: WAL, synchronous=FULL, one writer at a time.
+"""SQLite store: WAL, one writer at a time, the WAL synced after each COMMIT.
 
 Every unit of work runs under one asyncio lock on one connection and commits before the
 caller answers the station, so an acknowledged event survives a crash.
@@ -35,6 +35,7 @@ from central.registry import (
     Utility,
 )
 from central.sessions import LIVE_VIEW, Session, SessionLine
+from central.store.appends import Appends
 from central.store.batch import Batch
 from central.store.errors import StorageUnavailable
 from central.store.seqnos import SeqNos
@@ -148,14 +149,15 @@ class SqliteStore:
     """Writes go through units of work on one connection; reads outside a unit use a
     second one, in a worker thread, which sees only what is committed.
 
-    Group commit: a unit's writes join the open transaction (each unit in a savepoint of
-    its own, so a failing unit leaves the others whole), and the unit returns only once a
+    Group commit: a unit's writes join the open transaction (from its first statement
+    in a savepoint of its own, so a failing unit leaves the others whole; rows that are
+    only appended are queued, central/store/appends.py), and the unit returns only once a
     COMMIT and an fdatasync of the WAL after it (walsync) have made them durable. Units
     that arrive while a commit runs share the next one, so one fdatasync serves many
     events, and the next units' statements run while the disk syncs. Statements run on
     the event loop's thread (microseconds: the pages are cached, nothing is synced); what
-    may wait, COMMIT, the fdatasync and the write lock (BEGIN) while another process
-    holds it, runs in a worker thread.
+    may wait, COMMIT with the queued rows before it, the fdatasync and the write lock
+    (BEGIN) while another process holds it, runs in a worker thread.
     """
 
     _unit_token: Token[bool]  # the running unit's (one at a time, under the lock)
@@ -192,6 +194,11 @@ class SqliteStore:
         self._batch_units = 0
         self._tariffs: dict[str, Tariff] = {}  # parsed once; cleared when tariffs change
         self._commits: set[asyncio.Task[None]] = set()  # the open batches' commits, pending
+        # Appended rows not yet inserted: the open transaction's finished units', and the
+        # running unit's own. A statement inserts them first: it sees every row before it.
+        self._batch_rows = Appends()
+        self._unit_rows = Appends()
+        self._savepoint = False  # the running unit has made a statement, in a savepoint
 
     @classmethod
     async def open(cls, path: Path | str) -> SqliteStore:
@@ -248,11 +255,10 @@ class SqliteStore:
                     await self._begin()
                 except sqlite3.DatabaseError as error:  # BEGIN refuses nothing: a failure
                     raise StorageUnavailable(str(error)) from error
-            self._sql.execute("SAVEPOINT unit")
         except BaseException:
             self._lock.release()
             raise
-        self._unit_touched = set()
+        self._unit_touched, self._savepoint = set(), False
         self._unit_token = _in_unit.set(True)
 
     async def _exit_unit(self, error: BaseException | None) -> None:
@@ -262,18 +268,22 @@ class SqliteStore:
             if error is not None:
                 try:
                     if self._db.in_transaction:
-                        self._sql.execute("ROLLBACK TO unit")
-                        self._sql.execute("RELEASE unit")
+                        if self._savepoint:
+                            self._sql.execute("ROLLBACK TO unit")
+                            self._sql.execute("RELEASE unit")
                         self._forget(self._unit_touched)
                     else:  # SQLite rolled back the whole transaction (disk full, I/O error)
                         self._batch_lost(error)
                 finally:
+                    self._unit_rows.clear()
                     _in_unit.reset(self._unit_token)
                 if _storage_failure(error):
                     raise StorageUnavailable(str(error)) from error
                 return
             _in_unit.reset(self._unit_token)
-            self._sql.execute("RELEASE unit")
+            if self._savepoint:
+                self._sql.execute("RELEASE unit")
+            self._unit_rows.move_to(self._batch_rows)
             self._batch_touched |= self._unit_touched
             self._batch_units += 1
             if self._batch is None:
@@ -306,6 +316,7 @@ class SqliteStore:
         committed, and nothing they touched stays cached."""
         self._forget(self._unit_touched | self._batch_touched)
         self._batch_touched, self._batch_units = set(), 0
+        self._batch_rows.clear()
         if self._batch is not None:
             self._batch.settle(f"transaction rolled back: {error}")
             self._batch = None
@@ -320,8 +331,9 @@ class SqliteStore:
         batch, self._batch = self._batch, None
         touched, self._batch_touched = self._batch_touched, set()
         units, self._batch_units = self._batch_units, 0
+        rows, self._batch_rows = self._batch_rows, Appends()
         try:
-            await _in_thread(self._db.execute, "COMMIT")
+            await _in_thread(self._insert_and_commit, rows)
         except sqlite3.DatabaseError as error:  # whatever it was, the batch is not kept
             self._forget(touched)
             if batch is not None:  # told first: a failing ROLLBACK must not leave it waiting
@@ -335,6 +347,11 @@ class SqliteStore:
             if self._units_uncopied >= UNITS_PER_CHECKPOINT and self._checkpoint is None:
                 self._units_uncopied = 0
                 self._checkpoint = asyncio.create_task(self._copy_wal())
+
+    def _insert_and_commit(self, rows: Appends) -> None:
+        """In the commit's worker thread: the transaction's queued rows, then COMMIT."""
+        rows.insert(self._db.cursor())
+        self._db.execute("COMMIT")
 
     async def _copy_wal(self) -> None:
         """PASSIVE checkpoints, which copy what they can without waiting for anyone.
@@ -377,14 +394,32 @@ class SqliteStore:
             self._seq_nos.pop(key, None)
             self._columns.pop(key, None)
 
+    def _statement(self) -> sqlite3.Cursor:
+        """The shared cursor, for a unit's statement, once every row queued before it is
+        in: the transaction's, outside the unit's savepoint (begun at its first statement,
+        so that its work can be undone), then the unit's own, inside it. Rows that cannot
+        go in lose the transaction they were promised to."""
+        if not self._savepoint:
+            try:
+                self._batch_rows.insert(self._sql)
+            except sqlite3.DatabaseError as error:
+                if self._db.in_transaction:
+                    self._sql.execute("ROLLBACK")
+                self._batch_lost(error)
+                raise StorageUnavailable(f"transaction lost: {error}") from error
+            self._sql.execute("SAVEPOINT unit")
+            self._savepoint = True
+        self._unit_rows.insert(self._sql)
+        return self._sql
+
     def _write(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
         """The shared cursor: read its rowcount or lastrowid before the next statement."""
         assert _in_unit.get(), "writes go inside store.unit()"
-        return self._sql.execute(sql, args)
+        return self._statement().execute(sql, args)
 
     def _write_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         assert _in_unit.get(), "writes go inside store.unit()"
-        self._sql.executemany(sql, rows)
+        self._statement().executemany(sql, rows)
 
     async def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
         rows = await self._all(sql, *args)
@@ -394,7 +429,7 @@ class SqliteStore:
         """In a unit: on the writer, here (it sees the unit's own writes). Outside: on the
         reader, in a thread, so a long report never holds up the event loop."""
         if _in_unit.get():
-            return self._sql.execute(sql, args).fetchall()
+            return self._statement().execute(sql, args).fetchall()
         async with self._read_lock:  # one thread at a time on a connection
             return await _in_thread(lambda: self._reader.execute(sql, args).fetchall())
 
@@ -578,8 +613,8 @@ class SqliteStore:
     async def add_event(self, station_id: str, transaction_id: str, seq_no: int,
                         event_type: str, trigger_reason: str, timestamp: datetime,
                         offline: bool, reply: dict[str, Any]) -> None:
-        self._write(
-            "INSERT INTO transaction_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        assert _in_unit.get(), "writes go inside store.unit()"
+        self._unit_rows.events.append(
             (station_id, transaction_id, seq_no, event_type, trigger_reason,
              to_storage(timestamp), int(offline), _json(reply)))
         key = (station_id, transaction_id)
@@ -707,10 +742,10 @@ class SqliteStore:
 
     async def add_readings(self, session_id: int, seq_no: int,
                            samples: Iterable[MeterSample]) -> None:
-        self._write_many(
-            "INSERT INTO meter_readings VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(session_id, seq_no, to_storage(s.timestamp), s.context, s.register_wh, s.power_w,
-              s.ev_total_wh) for s in samples])
+        assert _in_unit.get(), "writes go inside store.unit()"
+        self._unit_rows.readings += [
+            (session_id, seq_no, to_storage(s.timestamp), s.context, s.register_wh, s.power_w,
+             s.ev_total_wh) for s in samples]
 
     async def readings(self, session_id: int) -> list[MeterSample]:
         rows = await self._all(
