@@ -64,8 +64,9 @@ def interval_cost(before: Reading, after: Reading, tariff: Tariff) -> Decimal:
     that went back (never billed)."""
     if after.register_wh < before.register_wh:
         return Decimal(0)
-    return sum((kwh(wh) * price for _, price, wh in _shares(before, after, tariff)),
-               Decimal(0))
+    # price times Wh, summed, divided once: the same exact value as kWh times price
+    return sum([price * wh for _, price, wh in _shares(before, after, tariff)],
+               Decimal(0)) / 1000
 
 
 def _shares(before: Reading, after: Reading, tariff: Tariff) -> list[tuple[str, Decimal, int]]:

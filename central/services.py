@@ -202,12 +202,14 @@ class CentralServices:
         minute's few cents would drift). A reading older than the newest (an offline
         replay out of order) changes intervals already rated: the view is rated again
         from all readings, as it would be for a session loaded from the database."""
-        readings = [(s.timestamp, s.register_wh) for s in samples if s.register_wh is not None]
+        readings = [billing.Reading(s.timestamp, s.register_wh) for s in samples
+                    if s.register_wh is not None]
         if not readings:
             return
         readings.sort(key=itemgetter(0))  # stable: two at one instant stay as stored
         last = session.last_reading
-        if session.cost_so_far is not None and last is not None and readings[0][0] < last[0]:
+        if session.cost_so_far is not None and last is not None \
+                and readings[0].timestamp < last.timestamp:
             await self._rate_live_view(session)
             return
         tariff = await self.store.tariff(session.tariff_id) \
@@ -221,7 +223,7 @@ class CentralServices:
         assert session.tariff_id is not None
         stored = await self.store.readings(session.id) if session.id is not None else []
         session.last_reading, session.cost_so_far = _fold(
-            None, Decimal(0), [(s.timestamp, s.register_wh) for s in stored
+            None, Decimal(0), [billing.Reading(s.timestamp, s.register_wh) for s in stored
                                if s.register_wh is not None],
             await self.store.tariff(session.tariff_id))
 
@@ -443,19 +445,19 @@ def _flag(session: Session, problem: str) -> bool:
     return True
 
 
-def _fold(last: tuple[datetime, int] | None, cost: Decimal | None,
-          readings: list[tuple[datetime, int]], tariff: Tariff | None,
-          ) -> tuple[tuple[datetime, int] | None, Decimal | None]:
+def _fold(last: billing.Reading | None, cost: Decimal | None,
+          readings: list[billing.Reading], tariff: Tariff | None,
+          ) -> tuple[billing.Reading | None, Decimal | None]:
     """The newest reading and the live cost after `readings` (in time order), from the
     newest reading and cost before them; no cost without a tariff (not yet bound). The
     intervals are those the bill rates, two readings at one instant included."""
-    for at, register in readings:
-        if last is not None and at < last[0]:
-            continue  # older than the newest: the caller rates the view again
-        if last is not None and cost is not None and tariff is not None:
-            cost += billing.interval_cost(billing.Reading(*last), billing.Reading(at, register),
-                                          tariff)
-        last = (at, register)
+    for reading in readings:
+        if last is not None:
+            if reading.timestamp < last.timestamp:
+                continue  # older than the newest: the caller rates the view again
+            if cost is not None and tariff is not None:
+                cost += billing.interval_cost(last, reading, tariff)
+        last = reading
     return last, cost
 
 

@@ -7,6 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from central.billing import Reading
+
 SCENARIOS = ("L1", "L2-A", "L2-B")
 LIVE_VIEW = ("last_reading", "cost_so_far")  # Session fields that are not stored
 
@@ -72,7 +74,7 @@ class Session:
     # readings (the store reads the newest with the record; the cost is rated again when a
     # live session is loaded), so a meter value, nearly every event, rewrites no record.
     # The bill proper is rated from all readings when the session ends.
-    last_reading: tuple[datetime, int] | None = None  # the newest EUMD reading (UTC, Wh)
+    last_reading: Reading | None = None  # the newest EUMD reading
     cost_so_far: Decimal | None = None  # exact, not rounded; None until rated
 
     @property

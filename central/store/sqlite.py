@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from central.billing import Reading
 from central.demand import DrEvent
 from central.registry import (
     ENTRY_KINDS,
@@ -1030,5 +1031,5 @@ def _session(row: sqlite3.Row) -> Session:
     session = Session(id=row["id"], **data)
     if row["last_reading"] is not None:
         at, register = json.loads(row["last_reading"])
-        session.last_reading = (parse_timestamp(at), register)
+        session.last_reading = Reading(parse_timestamp(at), register)
     return session
