@@ -62,7 +62,7 @@ def report(runs: dict[str, list[dict[str, Any]]]) -> Table:
         rates = [r["round_trips_per_s"] for r in mine]
         cpu = [r["server_cpu_us_per_round_trip"] for r in mine]
         won = sum(a > b["round_trips_per_s"] for a, b in zip(rates, theirs, strict=True))
-        table.add_row(name, f"{statistics.median(rates):,.0f}/s, {statistics.median(cpu)} us",
+        table.add_row(name, f"{statistics.median(rates):,.0f}/s, {statistics.median(cpu):.1f} us",
                       ", ".join(f"{rate:,.0f} ({us})" for rate, us in zip(rates, cpu,
                                                                           strict=True)),
                       f"{won} of {len(mine)}")

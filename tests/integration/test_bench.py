@@ -42,6 +42,7 @@ def test_two_checkouts_are_compared_round_by_round(tmp_path):
     assert [row.split()[1] for row in rows] == ["this", "other"]
     for row in rows:
         assert row.count(" us") == 1 and len(re.findall(r"[\d,]+ \([\d.]+\)", row)) == 2
+        assert re.search(r"[\d,]+/s, \d+\.\d us", row)  # a median of two, to 0.1 us
     won = [int(re.search(r"(\d) of 2", row).group(1)) for row in rows]
     assert sum(won) <= 2  # each pair is won by one side, or tied
 
