@@ -155,7 +155,9 @@ class SqliteStore:
     only appended are queued, central/store/appends.py), and the unit returns only once a
     COMMIT and an fdatasync of the WAL after it (walsync) have made them durable. Units
     that arrive while a commit runs share the next one, so one fdatasync serves many
-    events, and the next units' statements run while the disk syncs. Statements run on
+    events: those that run no statement run meanwhile, the others once it is written,
+    and the next units' statements run while the disk syncs. A commit that fails fails
+    the units that ran on top of it too. Statements run on
     the event loop's thread (microseconds: the pages are cached, nothing is synced); what
     may wait, COMMIT with the queued rows before it, the fdatasync and the write lock
     (BEGIN) while another process holds it, runs in a worker thread.
@@ -200,6 +202,9 @@ class SqliteStore:
         self._batch_rows = Appends()
         self._unit_rows = Appends()
         self._savepoint = False  # the running unit has made a statement, in a savepoint
+        self._writing: asyncio.Future[None] | None = None  # a commit, writing: units go on
+        self._losses = 0  # transactions lost so far: a unit that saw one during it fails
+        self._unit_losses = 0
 
     @classmethod
     async def open(cls, path: Path | str) -> SqliteStore:
@@ -230,8 +235,7 @@ class SqliteStore:
 
     async def close(self) -> None:
         async with self._lock:
-            if self._db.in_transaction:  # a unit finished, its commit not yet run
-                await self._commit_batch()
+            await self._commit_open()  # units finished, their commit not yet run
             if (checkpoint := self._checkpoint) is not None:  # it may wait for this lock
                 checkpoint.cancel()
                 await asyncio.wait([checkpoint])
@@ -250,34 +254,32 @@ class SqliteStore:
         if self._wal.failure is not None:
             raise StorageUnavailable(self._wal.failure)
         await self._lock.acquire()
-        try:
-            if not self._db.in_transaction:
-                try:
-                    await self._begin()
-                except sqlite3.DatabaseError as error:  # BEGIN refuses nothing: a failure
-                    raise StorageUnavailable(str(error)) from error
-        except BaseException:
-            self._lock.release()
-            raise
         self._unit_touched, self._savepoint = set(), False
+        self._unit_losses = self._losses
         self._unit_token = _in_unit.set(True)
 
     async def _exit_unit(self, error: BaseException | None) -> None:
         """Keep the unit's work for the open transaction's commit and wait for it; or, if
         the unit failed, undo it (StorageUnavailable for what the database could not do)."""
         try:
+            if error is None and self._losses != self._unit_losses:
+                # a commit failed while this unit ran on what it had left in the caches
+                error = StorageUnavailable("transaction lost: the commit before it failed")
             if error is not None:
                 try:
-                    if self._db.in_transaction:
-                        if self._savepoint:
-                            self._sql.execute("ROLLBACK TO unit")
-                            self._sql.execute("RELEASE unit")
+                    if not self._savepoint:  # it ran no statement: nothing to undo there
+                        self._forget(self._unit_touched)
+                    elif self._db.in_transaction:
+                        self._sql.execute("ROLLBACK TO unit")
+                        self._sql.execute("RELEASE unit")
                         self._forget(self._unit_touched)
                     else:  # SQLite rolled back the whole transaction (disk full, I/O error)
                         self._batch_lost(error)
                 finally:
                     self._unit_rows.clear()
                     _in_unit.reset(self._unit_token)
+                if isinstance(error, StorageUnavailable):
+                    raise error
                 if _storage_failure(error):
                     raise StorageUnavailable(str(error)) from error
                 return
@@ -322,25 +324,54 @@ class SqliteStore:
             self._batch.settle(f"transaction rolled back: {error}")
             self._batch = None
 
-    async def _commit(self) -> None:
-        await asyncio.sleep(COMMIT_WINDOW_S)
-        async with self._lock:  # after the units already waiting: they join this batch
-            if self._batch is not None:  # None: lost, or committed by an earlier _commit
-                await self._commit_batch()
+    async def _connection_free(self) -> None:
+        """Once no commit is writing on the connection."""
+        while self._writing is not None:
+            await asyncio.shield(self._writing)
 
-    async def _commit_batch(self) -> None:
+    async def _commit(self) -> None:
+        """The batch's commit, a moment after its first unit. Units go on while it writes:
+        they join the next batch, and wait for the connection only for a statement."""
+        await asyncio.sleep(COMMIT_WINDOW_S)
+        while True:
+            await self._connection_free()  # the previous batch's commit is done
+            async with self._lock:  # after the units already waiting: they join this batch
+                if self._writing is not None:
+                    continue  # another commit got in first
+                if self._batch is None:  # lost, or committed by an earlier _commit
+                    return
+                writing = self._start_commit()
+            break
+        await self._end_commit(*writing)
+
+    async def _commit_open(self) -> None:
+        """Commit the open batch, if any, here (the caller holds the lock)."""
+        await self._connection_free()
+        if self._batch is not None or self._db.in_transaction:
+            await self._end_commit(*self._start_commit())
+
+    def _start_commit(self) -> tuple[Batch | None, set[tuple[str, str]], int, Appends]:
+        """Take the open batch for a commit, and the connection with it."""
+        self._writing = asyncio.get_running_loop().create_future()
         batch, self._batch = self._batch, None
         touched, self._batch_touched = self._batch_touched, set()
         units, self._batch_units = self._batch_units, 0
         rows, self._batch_rows = self._batch_rows, Appends()
+        return batch, touched, units, rows
+
+    async def _end_commit(self, batch: Batch | None, touched: set[tuple[str, str]],
+                          units: int, rows: Appends) -> None:
+        writing = self._writing
+        assert writing is not None
         try:
             await _in_thread(self._insert_and_commit, rows)
         except sqlite3.DatabaseError as error:  # whatever it was, the batch is not kept
             self._forget(touched)
-            if batch is not None:  # told first: a failing ROLLBACK must not leave it waiting
+            if batch is not None:
                 batch.settle(str(error))
-            if self._db.in_transaction:
-                await _in_thread(self._db.execute, "ROLLBACK")
+            # ... nor what the units since built on it (they read what it left cached)
+            self._losses += 1
+            self._batch_lost(error)
         else:
             if batch is not None:
                 self._wal.committed(batch)
@@ -348,11 +379,23 @@ class SqliteStore:
             if self._units_uncopied >= UNITS_PER_CHECKPOINT and self._checkpoint is None:
                 self._units_uncopied = 0
                 self._checkpoint = asyncio.create_task(self._copy_wal())
+        finally:
+            self._writing = None
+            writing.set_result(None)
 
     def _insert_and_commit(self, rows: Appends) -> None:
-        """In the commit's worker thread: the transaction's queued rows, then COMMIT."""
-        rows.insert(self._db.cursor())
-        self._db.execute("COMMIT")
+        """In the commit's worker thread: BEGIN if no unit's statement did (waiting up to
+        busy_timeout for another process's write lock), the queued rows, COMMIT; or, if
+        any fails, ROLLBACK."""
+        try:
+            if not self._db.in_transaction:
+                self._db.execute("BEGIN IMMEDIATE")
+            rows.insert(self._db.cursor())
+            self._db.execute("COMMIT")
+        except sqlite3.DatabaseError:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
 
     async def _copy_wal(self) -> None:
         """PASSIVE checkpoints, which copy what they can without waiting for anyone.
@@ -371,8 +414,7 @@ class SqliteStore:
                 frames, left = await self._checkpoint_passive()
             if frames > WAL_FRAMES_KEPT and left <= WAL_FRAMES_LEFT:
                 async with self._lock:
-                    if self._db.in_transaction:  # units done, their commit not yet run
-                        await self._commit_batch()
+                    await self._commit_open()  # units done, their commit not yet run
                     await self._checkpoint_passive()
         except sqlite3.DatabaseError as error:  # the next one tries again; the WAL keeps all
             log.warning("checkpoint failed", extra={"error": str(error)})
@@ -395,12 +437,19 @@ class SqliteStore:
             self._seq_nos.pop(key, None)
             self._columns.pop(key, None)
 
-    def _statement(self) -> sqlite3.Cursor:
-        """The shared cursor, for a unit's statement, once every row queued before it is
-        in: the transaction's, outside the unit's savepoint (begun at its first statement,
-        so that its work can be undone), then the unit's own, inside it. Rows that cannot
-        go in lose the transaction they were promised to."""
+    async def _statement(self) -> sqlite3.Cursor:
+        """The shared cursor, for a unit's statement, once the connection is free of any
+        commit, a transaction begun, and every row queued before it in: the transaction's,
+        outside the unit's savepoint (begun at its first statement, so that its work can
+        be undone), then the unit's own, inside it. Rows that cannot go in lose the
+        transaction they were promised to."""
         if not self._savepoint:
+            await self._connection_free()
+            if not self._db.in_transaction:
+                try:
+                    await self._begin()
+                except sqlite3.DatabaseError as error:  # BEGIN refuses nothing: a failure
+                    raise StorageUnavailable(str(error)) from error
             try:
                 self._batch_rows.insert(self._sql)
             except sqlite3.DatabaseError as error:
@@ -413,14 +462,14 @@ class SqliteStore:
         self._unit_rows.insert(self._sql)
         return self._sql
 
-    def _write(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
+    async def _write(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
         """The shared cursor: read its rowcount or lastrowid before the next statement."""
         assert _in_unit.get(), "writes go inside store.unit()"
-        return self._statement().execute(sql, args)
+        return (await self._statement()).execute(sql, args)
 
-    def _write_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    async def _write_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         assert _in_unit.get(), "writes go inside store.unit()"
-        self._statement().executemany(sql, rows)
+        (await self._statement()).executemany(sql, rows)
 
     async def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
         rows = await self._all(sql, *args)
@@ -430,7 +479,7 @@ class SqliteStore:
         """In a unit: on the writer, here (it sees the unit's own writes). Outside: on the
         reader, in a thread, so a long report never holds up the event loop."""
         if _in_unit.get():
-            return self._statement().execute(sql, args).fetchall()
+            return (await self._statement()).execute(sql, args).fetchall()
         async with self._read_lock:  # one thread at a time on a connection
             return await _in_thread(lambda: self._reader.execute(sql, args).fetchall())
 
@@ -444,7 +493,7 @@ class SqliteStore:
         """Insert or update every entry of `registry` in one transaction."""
         u = registry.utility
         async with self.unit():
-            self._write(
+            await self._write(
                 "INSERT INTO utility VALUES (1, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
                 "name = excluded.name, timezone = excluded.timezone, currency = excluded.currency",
                 (u.name, u.timezone.key, u.currency))
@@ -462,9 +511,9 @@ class SqliteStore:
         assert kind in ENTRY_KINDS
         async with self.unit():
             if kind == "pevs":
-                self._write("DELETE FROM pev_identifiers WHERE pev_id = ?",
+                await self._write("DELETE FROM pev_identifiers WHERE pev_id = ?",
                                        (entry_id,))
-            cursor = self._write(f"DELETE FROM {kind} WHERE id = ?", (entry_id,))
+            cursor = await self._write(f"DELETE FROM {kind} WHERE id = ?", (entry_id,))
             return cursor.rowcount == 1
 
     async def _upsert_entries(self, kind: str, entries: Sequence[Any]) -> None:
@@ -473,9 +522,9 @@ class SqliteStore:
         if kind == "pevs":
             # Replace the identifiers of all these PEVs at once, so one may move from
             # one PEV to another within a single import.
-            self._write_many("DELETE FROM pev_identifiers WHERE pev_id = ?",
+            await self._write_many("DELETE FROM pev_identifiers WHERE pev_id = ?",
                                        [(pev.id,) for pev in entries])
-            self._write_many(
+            await self._write_many(
                 "INSERT INTO pev_identifiers VALUES (?, ?, ?)",
                 [(i.id_token, i.type, pev.id) for pev in entries
                  for i in pev.all_identifiers()])
@@ -486,7 +535,7 @@ class SqliteStore:
         columns = [row[1] for row in await self._all(f"PRAGMA table_info({table})")]
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
         marks = ", ".join("?" for _ in columns)
-        self._write_many(
+        await self._write_many(
             f"INSERT INTO {table} VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}", rows)
 
     async def utility(self) -> Utility:
@@ -561,7 +610,7 @@ class SqliteStore:
     async def record_boot(self, station_id: str, vendor: str, model: str,
                           firmware: str | None, at: datetime) -> None:
         async with self.unit():
-            self._write(
+            await self._write(
                 "INSERT INTO station_state (station_id, vendor, model, firmware, booted_at, "
                 "last_seen) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(station_id) DO UPDATE SET "
                 "vendor = excluded.vendor, model = excluded.model, firmware = excluded.firmware, "
@@ -570,7 +619,7 @@ class SqliteStore:
 
     async def record_seen(self, station_id: str, at: datetime) -> None:
         async with self.unit():
-            self._write(
+            await self._write(
                 "INSERT INTO station_state (station_id, last_seen) VALUES (?, ?) "
                 "ON CONFLICT(station_id) DO UPDATE SET last_seen = excluded.last_seen",
                 (station_id, to_storage(at)))
@@ -582,7 +631,7 @@ class SqliteStore:
                                   station_id)
             connectors = json.loads(row["connectors"]) if row else {}
             connectors[f"{evse_id}/{connector_id}"] = {"status": status, "at": to_storage(at)}
-            self._write(
+            await self._write(
                 "INSERT INTO station_state (station_id, last_seen, connectors) VALUES (?, ?, ?) "
                 "ON CONFLICT(station_id) DO UPDATE SET last_seen = excluded.last_seen, "
                 "connectors = excluded.connectors",
@@ -725,15 +774,15 @@ class SqliteStore:
                    session.premise_id)
         key = (session.station_id, session.transaction_id)
         if session.id is None:
-            cursor = self._write(
+            cursor = await self._write(
                 "INSERT INTO sessions (station_id, transaction_id, data, status, payer_account, "
                 "started_at, premise_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (session.station_id, session.transaction_id, data, *columns))
             session.id = cursor.lastrowid
         elif self._columns.get(key) == columns:  # nearly every event: no index to update
-            self._write("UPDATE sessions SET data = ? WHERE id = ?", (data, session.id))
+            await self._write("UPDATE sessions SET data = ? WHERE id = ?", (data, session.id))
         else:
-            self._write(
+            await self._write(
                 "UPDATE sessions SET data = ?, status = ?, payer_account = ?, started_at = ?, "
                 "premise_id = ? WHERE id = ?", (data, *columns, session.id))
         self._remember(session)
@@ -760,7 +809,7 @@ class SqliteStore:
         """The host premise's credit for a guest session its owner did not pay (L2-B)."""
         started = session.started_at or session.ended_at
         assert session.id is not None and session.premise_id and started
-        self._write(
+        await self._write(
             "INSERT INTO premise_credits VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(session_id) "
             "DO UPDATE SET energy_wh = excluded.energy_wh, value = excluded.value, "
             "by_period = excluded.by_period",
@@ -809,7 +858,7 @@ class SqliteStore:
                 await self._one(f"SELECT 1 FROM {kind}s WHERE id = ?", target) is None:
             raise NotFound(f"unknown {kind} {target!r} in scope {scope!r}")
         async with self.unit():
-            cursor = self._write(
+            cursor = await self._write(
                 "INSERT INTO dr_events (start, end, scope, limit_w, reduce_pct, randomize_s, "
                 "changed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (to_storage(start), to_storage(end), scope, limit_w, reduce_pct, randomize_s,
@@ -821,14 +870,14 @@ class SqliteStore:
     async def request_dr_cancel(self, event_id: int, at: datetime) -> bool:
         """Ask the running central to cancel an event; False if unknown or cancelled."""
         async with self.unit():
-            cursor = self._write(
+            cursor = await self._write(
                 "UPDATE dr_events SET cancel_requested = 1, changed_at = ? WHERE id = ? AND "
                 "cancel_requested = 0", (to_storage(at), event_id))
             return cursor.rowcount == 1
 
     async def mark_dr_cancelled(self, event_id: int, at: datetime) -> None:
         async with self.unit():
-            self._write("UPDATE dr_events SET cancelled_at = ? WHERE id = ?",
+            await self._write("UPDATE dr_events SET cancelled_at = ? WHERE id = ?",
                                    (to_storage(at), event_id))
 
     async def dr_events(self) -> list[DrEvent]:

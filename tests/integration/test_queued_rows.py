@@ -37,13 +37,16 @@ async def new_session(store: SqliteStore, transaction_id: str) -> int:
 
 
 async def meter_value(store: SqliteStore, session_id: int, seq_no: int,
-                      fails: bool = False) -> None:
-    """A meter value's unit: a reading and the event, appended, nothing else."""
+                      fails: bool = False, appended: asyncio.Event | None = None) -> None:
+    """A meter value's unit: a reading and the event, appended, nothing else; the unit
+    sets `appended` once they are (before its commit)."""
     async with store.unit():
         await store.add_readings(session_id, seq_no, [MeterSample(
             AT + timedelta(minutes=seq_no), "Sample.Periodic", 1000 + seq_no, 7000, None)])
         await store.add_event(STATION, f"tx-{session_id}", seq_no, "Updated",
                               "MeterValuePeriodic", AT + timedelta(minutes=seq_no), False, {})
+        if appended is not None:
+            appended.set()
         if fails:
             raise ValueError("a bug after the rows were appended")
 
@@ -131,3 +134,59 @@ async def test_rows_that_cannot_go_in_fail_every_unit_of_their_transaction(
 
     await meter_value(store, session_id, 2)  # the store goes on
     assert committed(tmp_path / "central.db") == ({(f"tx-{session_id}", 2)}, {(session_id, 2)})
+
+
+@contextlib.asynccontextmanager
+async def another_writer(db: Path):
+    """Another process's connection holds the write lock: a commit waits for it (up to
+    busy_timeout, 5 s)."""
+    holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    await asyncio.to_thread(holder.execute, "BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+async def test_a_meter_value_runs_while_the_commit_before_it_waits_and_is_durable_after(
+        store, tmp_path):
+    """Units that run no statement do not wait for a commit that is writing (or, here,
+    waiting for another process's write lock): they join the next one. A unit with a
+    statement waits for the connection, then runs."""
+    first, second = await new_session(store, "tx-a"), await new_session(store, "tx-b")
+    async with another_writer(tmp_path / "central.db"):
+        waiting = asyncio.create_task(meter_value(store, first, 1))
+        await asyncio.sleep(0.1)  # its commit has begun, and waits for the lock
+        assert not waiting.done()
+        appended = asyncio.Event()
+        joining = asyncio.create_task(meter_value(store, second, 1, appended=appended))
+        await asyncio.wait_for(appended.wait(), 1)  # not held up behind that commit
+        with_statement = asyncio.create_task(new_session(store, "tx-c"))
+        await asyncio.sleep(0.1)
+        assert not with_statement.done()  # its statement waits for the connection
+    await asyncio.wait_for(asyncio.gather(waiting, joining, with_statement), 5)
+    events, readings = committed(tmp_path / "central.db")
+    assert events == {(f"tx-{first}", 1), (f"tx-{second}", 1)}
+    assert readings == {(first, 1), (second, 1)}
+    assert await store.session_by_id(with_statement.result()) is not None
+
+
+async def test_a_failed_commit_fails_the_units_that_ran_on_top_of_it(store, tmp_path):
+    """Units that ran while a commit was writing read what its units left in the caches:
+    if it fails, they are failed too (and the stations replay them), not committed on a
+    state that is gone."""
+    doubled, after = await new_session(store, "tx-twice"), await new_session(store, "tx-on")
+    async with another_writer(tmp_path / "central.db"):
+        lost = [asyncio.create_task(meter_value(store, doubled, 1)) for _ in range(2)]
+        await asyncio.sleep(0.1)  # their commit waits for the lock
+        on_top = asyncio.create_task(meter_value(store, after, 1))
+        waits = asyncio.create_task(new_session(store, "tx-waits"))  # for the connection
+        await asyncio.sleep(0.1)
+    outcomes = await asyncio.gather(*lost, on_top, waits, return_exceptions=True)
+    assert all(isinstance(outcome, StorageUnavailable) for outcome in outcomes), outcomes
+    assert committed(tmp_path / "central.db") == (set(), set())
+    assert await store.session(STATION, "tx-waits") is None
+
+    await meter_value(store, after, 2)  # the store goes on
+    assert committed(tmp_path / "central.db") == ({(f"tx-{after}", 2)}, {(after, 2)})
