@@ -7,7 +7,6 @@ import contextlib
 import json
 import sqlite3
 import time
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -16,7 +15,7 @@ from websockets.exceptions import ConnectionClosedError
 from central.sessions import Session
 from central.store import SqliteStore
 from central.store.errors import StorageUnavailable
-from tests.helpers import example_registry
+from tests.helpers import example_registry, writes_locked
 from tests.integration.conftest import open_link, rpc, run_agent, tonight
 
 STARTED = {"eventType": "Started", "timestamp": "2026-11-23T04:00:00Z",
@@ -25,19 +24,6 @@ STARTED = {"eventType": "Started", "timestamp": "2026-11-23T04:00:00Z",
            "meterValue": [{"timestamp": "2026-11-23T04:00:00Z", "sampledValue": [
                {"value": 1000, "measurand": "Energy.Active.Import.Register",
                 "context": "Transaction.Begin", "location": "Outlet"}]}]}
-
-
-@asynccontextmanager
-async def writes_locked(db):
-    """Another connection holds the write lock: the central's writes time out. (Taken in
-    a thread: the central in this event loop must finish the unit it may be in.)"""
-    holder = sqlite3.connect(db, isolation_level=None, timeout=60, check_same_thread=False)
-    await asyncio.to_thread(holder.execute, "BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
 
 
 async def test_an_event_the_store_cannot_keep_is_not_answered_and_its_replay_counts_once(

@@ -15,7 +15,7 @@ from central.sessions import Session
 from central.store import SqliteStore
 from central.store.errors import StorageUnavailable
 from shared.ocpp201 import MeterSample
-from tests.helpers import example_registry
+from tests.helpers import example_registry, writes_locked
 
 AT = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)
 STATION = "CP-1001"
@@ -136,26 +136,13 @@ async def test_rows_that_cannot_go_in_fail_every_unit_of_their_transaction(
     assert committed(tmp_path / "central.db") == ({(f"tx-{session_id}", 2)}, {(session_id, 2)})
 
 
-@contextlib.asynccontextmanager
-async def another_writer(db: Path):
-    """Another process's connection holds the write lock: a commit waits for it (up to
-    busy_timeout, 5 s)."""
-    holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
-    await asyncio.to_thread(holder.execute, "BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
-
-
 async def test_a_meter_value_runs_while_the_commit_before_it_waits_and_is_durable_after(
         store, tmp_path):
     """Units that run no statement do not wait for a commit that is writing (or, here,
     waiting for another process's write lock): they join the next one. A unit with a
     statement waits for the connection, then runs."""
     first, second = await new_session(store, "tx-a"), await new_session(store, "tx-b")
-    async with another_writer(tmp_path / "central.db"):
+    async with writes_locked(tmp_path / "central.db"):
         waiting = asyncio.create_task(meter_value(store, first, 1))
         await asyncio.sleep(0.1)  # its commit has begun, and waits for the lock
         assert not waiting.done()
@@ -177,7 +164,7 @@ async def test_a_failed_commit_fails_the_units_that_ran_on_top_of_it(store, tmp_
     if it fails, they are failed too (and the stations replay them), not committed on a
     state that is gone."""
     doubled, after = await new_session(store, "tx-twice"), await new_session(store, "tx-on")
-    async with another_writer(tmp_path / "central.db"):
+    async with writes_locked(tmp_path / "central.db"):
         lost = [asyncio.create_task(meter_value(store, doubled, 1)) for _ in range(2)]
         await asyncio.sleep(0.1)  # their commit waits for the lock
         on_top = asyncio.create_task(meter_value(store, after, 1))
