@@ -15,6 +15,7 @@ from typing import Any
 
 INSERT_EVENT = "INSERT INTO transaction_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 INSERT_READING = "INSERT INTO meter_readings VALUES (?, ?, ?, ?, ?, ?, ?)"
+SQLITE_INTEGERS = range(-(2**63), 2**63)
 
 
 class Appends:
@@ -23,6 +24,12 @@ class Appends:
     def __init__(self) -> None:
         self.events: list[tuple[Any, ...]] = []
         self.readings: list[tuple[Any, ...]] = []
+
+    def add_event(self, row: tuple[Any, ...]) -> None:
+        self.events.append(_bindable(row))
+
+    def add_readings(self, rows: list[tuple[Any, ...]]) -> None:
+        self.readings += [_bindable(row) for row in rows]
 
     def __bool__(self) -> bool:
         return bool(self.events or self.readings)
@@ -45,3 +52,15 @@ class Appends:
 
     def clear(self) -> None:
         self.events, self.readings = [], []
+
+
+def _bindable(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """`row`, once sure SQLite can take it: what the wire brought and SQLite cannot (an
+    integer beyond 64 bits, text with a lone surrogate) fails the unit that appends it,
+    with the error the insert would raise, not the commit of every unit queued with it."""
+    for value in row:
+        if type(value) is int and value not in SQLITE_INTEGERS:
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        if type(value) is str and not value.isascii():
+            value.encode()  # UnicodeEncodeError, as the insert's
+    return row

@@ -365,7 +365,7 @@ class SqliteStore:
         assert writing is not None
         try:
             await _in_thread(self._insert_and_commit, rows)
-        except sqlite3.DatabaseError as error:  # whatever it was, the batch is not kept
+        except Exception as error:  # whatever it was (a bug too), the batch is not kept
             self._forget(touched)
             if batch is not None:
                 batch.settle(str(error))
@@ -392,7 +392,7 @@ class SqliteStore:
                 self._db.execute("BEGIN IMMEDIATE")
             rows.insert(self._db.cursor())
             self._db.execute("COMMIT")
-        except sqlite3.DatabaseError:
+        except BaseException:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             raise
@@ -664,7 +664,7 @@ class SqliteStore:
                         event_type: str, trigger_reason: str, timestamp: datetime,
                         offline: bool, reply: dict[str, Any]) -> None:
         assert _in_unit.get(), "writes go inside store.unit()"
-        self._unit_rows.events.append(
+        self._unit_rows.add_event(
             (station_id, transaction_id, seq_no, event_type, trigger_reason,
              to_storage(timestamp), int(offline), _json(reply)))
         key = (station_id, transaction_id)
@@ -793,9 +793,9 @@ class SqliteStore:
     async def add_readings(self, session_id: int, seq_no: int,
                            samples: Iterable[MeterSample]) -> None:
         assert _in_unit.get(), "writes go inside store.unit()"
-        self._unit_rows.readings += [
+        self._unit_rows.add_readings([
             (session_id, seq_no, to_storage(s.timestamp), s.context, s.register_wh, s.power_w,
-             s.ev_total_wh) for s in samples]
+             s.ev_total_wh) for s in samples])
 
     async def readings(self, session_id: int) -> list[MeterSample]:
         rows = await self._all(

@@ -177,3 +177,27 @@ async def test_a_failed_commit_fails_the_units_that_ran_on_top_of_it(store, tmp_
 
     await meter_value(store, after, 2)  # the store goes on
     assert committed(tmp_path / "central.db") == ({(f"tx-{after}", 2)}, {(after, 2)})
+
+
+@pytest.mark.parametrize("transaction_id, register", [
+    ("tx-big", 2**70), ("tx-\ud800", 1000)], ids=["beyond 64 bits", "lone surrogate"])
+async def test_a_row_sqlite_cannot_take_fails_its_own_unit_not_its_commit(
+        store, tmp_path, transaction_id, register):
+    """What the wire brought and SQLite cannot store is refused when it is appended, as
+    the insert would have refused it, so the units queued with it are kept."""
+    first, after = await new_session(store, "tx-first"), await new_session(store, "tx-after")
+
+    async def unstorable() -> None:
+        async with store.unit():
+            await store.add_readings(first, 1, [MeterSample(
+                AT, "Sample.Periodic", register, None, None)])
+            await store.add_event(STATION, transaction_id, 1, "Updated",
+                                  "MeterValuePeriodic", AT, False, {})
+
+    outcomes = await asyncio.wait_for(asyncio.gather(
+        meter_value(store, first, 1), unstorable(), meter_value(store, after, 1),
+        return_exceptions=True), 5)
+    assert outcomes[0] is None and outcomes[2] is None
+    assert isinstance(outcomes[1], OverflowError | UnicodeEncodeError), outcomes[1]
+    assert committed(tmp_path / "central.db") == (
+        {(f"tx-{first}", 1), (f"tx-{after}", 1)}, {(first, 1), (after, 1)})
