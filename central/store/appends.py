@@ -25,12 +25,6 @@ class Appends:
         self.events: list[tuple[Any, ...]] = []
         self.readings: list[tuple[Any, ...]] = []
 
-    def add_event(self, row: tuple[Any, ...]) -> None:
-        self.events.append(_bindable(row))
-
-    def add_readings(self, rows: list[tuple[Any, ...]]) -> None:
-        self.readings += [_bindable(row) for row in rows]
-
     def __bool__(self) -> bool:
         return bool(self.events or self.readings)
 
@@ -54,13 +48,13 @@ class Appends:
         self.events, self.readings = [], []
 
 
-def _bindable(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    """`row`, once sure SQLite can take it: what the wire brought and SQLite cannot (an
+def check_storable(*from_wire: Any) -> None:
+    """Values a station sent, before their row is queued: one SQLite cannot take (an
     integer beyond 64 bits, text with a lone surrogate) fails the unit that appends it,
-    with the error the insert would raise, not the commit of every unit queued with it."""
-    for value in row:
+    with the error the insert would raise, not the commit of every unit queued with it.
+    (The row's other values are the central's own.)"""
+    for value in from_wire:
         if type(value) is int and value not in SQLITE_INTEGERS:
             raise OverflowError("Python int too large to convert to SQLite INTEGER")
         if type(value) is str and not value.isascii():
             value.encode()  # UnicodeEncodeError, as the insert's
-    return row

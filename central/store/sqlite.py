@@ -36,7 +36,7 @@ from central.registry import (
     Utility,
 )
 from central.sessions import LIVE_VIEW, Session, SessionLine
-from central.store.appends import Appends
+from central.store.appends import Appends, check_storable
 from central.store.batch import Batch
 from central.store.errors import StorageUnavailable
 from central.store.seqnos import SeqNos
@@ -664,7 +664,8 @@ class SqliteStore:
                         event_type: str, trigger_reason: str, timestamp: datetime,
                         offline: bool, reply: dict[str, Any]) -> None:
         assert _in_unit.get(), "writes go inside store.unit()"
-        self._unit_rows.add_event(
+        check_storable(transaction_id)
+        self._unit_rows.events.append(
             (station_id, transaction_id, seq_no, event_type, trigger_reason,
              to_storage(timestamp), int(offline), _json(reply)))
         key = (station_id, transaction_id)
@@ -793,9 +794,11 @@ class SqliteStore:
     async def add_readings(self, session_id: int, seq_no: int,
                            samples: Iterable[MeterSample]) -> None:
         assert _in_unit.get(), "writes go inside store.unit()"
-        self._unit_rows.add_readings([
+        for s in samples:
+            check_storable(s.context, s.register_wh, s.power_w, s.ev_total_wh)
+        self._unit_rows.readings += [
             (session_id, seq_no, to_storage(s.timestamp), s.context, s.register_wh, s.power_w,
-             s.ev_total_wh) for s in samples])
+             s.ev_total_wh) for s in samples]
 
     async def readings(self, session_id: int) -> list[MeterSample]:
         rows = await self._all(
