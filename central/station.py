@@ -21,7 +21,12 @@ from collections.abc import Coroutine
 from typing import Any
 
 from ocpp.charge_point import _raise_key_error
-from ocpp.exceptions import FormatViolationError, InternalError, OCPPError
+from ocpp.exceptions import (
+    FormatViolationError,
+    InternalError,
+    OCPPError,
+    PropertyConstraintViolationError,
+)
 from ocpp.messages import Call, MessageType
 from ocpp.routing import after, create_route_map, on
 from ocpp.v201 import ChargePoint, call
@@ -34,8 +39,8 @@ from central.ratelimit import RateLimit, TokenBucket
 from central.registry import Identifier
 from central.services import AuthorizationResult, CentralServices, TxEvent
 from central.store.errors import StorageUnavailable
-from shared.ocpp201 import parse_meter_values
-from shared.ocpp_rpc import decoded, encoded, rejection
+from shared.ocpp201 import InvalidReading, parse_meter_values
+from shared.ocpp_rpc import RefusedCall, decoded, encoded, rejection
 from shared.timeutil import InvalidTimestamp, parse_timestamp, to_wire
 from shared.units import ac_power_w
 from shared.validation import validate
@@ -74,7 +79,10 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
             if isinstance(raw_msg, bytes):
                 raise ValueError("binary frame")
             msg = decoded(raw_msg)
-        except (OCPPError, ValueError, IndexError):
+        except RefusedCall as refused:
+            await self._refuse(refused.call, refused.error)
+            return
+        except (OCPPError, ValueError, IndexError, RecursionError):
             error = rejection(raw_msg)
             log.warning("malformed frame", extra={"station": self.id,
                                                   "error": error.error_code})
@@ -86,11 +94,14 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
             try:
                 await self._handle_call(msg)
             except OCPPError as error:
-                log.warning("call refused", extra={"station": self.id, "action": msg.action,
-                                                   "error": type(error).__name__})
-                await self._send(msg.create_call_error(error).to_json())
+                await self._refuse(msg, error)
         else:
             self._response_queue.put_nowait(msg)
+
+    async def _refuse(self, msg: Call, error: OCPPError) -> None:
+        log.warning("call refused", extra={"station": self.id, "action": msg.action,
+                                           "error": type(error).__name__})
+        await self._send(msg.create_call_error(error).to_json())
 
     async def _throttle(self) -> None:
         """Hold a flooding station to its rate (the next frame is read only after this)."""
@@ -130,6 +141,8 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
             raise
         except InvalidTimestamp as error:  # the schema's date-time format is not checked
             raise FormatViolationError(description=str(error)) from None
+        except InvalidReading as error:
+            raise PropertyConstraintViolationError(description=str(error)) from None
         except Exception as error:
             log.exception("handler failed", extra={"station": self.id, "action": msg.action,
                                                    "error": type(error).__name__})

@@ -52,6 +52,14 @@ def build_meter_value(
 
 
 _SCALE = {"Wh": 1, "kWh": 1000, "W": 1, "kW": 1000}
+# 10**18 Wh is beyond any meter; and 10 to the power of a billion, which a station's frame
+# could ask for, would hold up the central's event loop for minutes.
+MULTIPLIERS = range(-18, 19)
+READINGS = range(-(2**63), 2**63)  # what a meter register can be: a 64-bit integer
+
+
+class InvalidReading(ValueError):
+    """A sampled value that no meter can have measured."""
 
 
 def _in_base_unit(sampled: Mapping[str, Any]) -> int | None:
@@ -60,10 +68,18 @@ def _in_base_unit(sampled: Mapping[str, Any]) -> int | None:
     if scale is None:
         return None
     value, multiplier = sampled["value"], int(unit.get("multiplier", 0))
+    if multiplier not in MULTIPLIERS:
+        raise InvalidReading(f"unitOfMeasure multiplier {multiplier} is out of range "
+                             f"({MULTIPLIERS.start}..{MULTIPLIERS.stop - 1})")
     if type(value) is int and multiplier >= 0:  # nearly every reading: exact without Decimal
-        return int(value * scale * 10 ** multiplier)
-    exact = Decimal(str(value)) * scale * (Decimal(10) ** multiplier)
-    return int(exact.to_integral_value())
+        reading: int = value * scale * 10 ** multiplier
+    else:
+        exact = Decimal(str(value)) * scale * (Decimal(10) ** multiplier)
+        reading = int(exact.to_integral_value())
+    if reading not in READINGS:
+        raise InvalidReading(f"sampled value {value} (multiplier {multiplier}) is beyond "
+                             "any meter's register")
+    return reading
 
 
 def parse_meter_values(meter_values: Iterable[Mapping[str, Any]]) -> list[MeterSample]:

@@ -118,3 +118,49 @@ async def test_odd_timestamps_and_registers_are_kept_flagged_and_never_billed_ne
     assert session.energy_wh >= 0 and session.cost_total >= 0
     assert any("went back" in p for p in session.problems)
     assert any("in the future" in p for p in session.problems)
+
+
+def started(**changes):
+    frame = event(0, "Started", "2026-11-23T04:30:00Z", 10_000,
+                  idToken={"idToken": "PEV-0001", "type": "Central"})
+    return {**frame, **changes}
+
+
+def with_unit(multiplier):
+    frame = started()
+    frame["meterValue"][0]["sampledValue"][0]["unitOfMeasure"] = {"unit": "Wh",
+                                                                  "multiplier": multiplier}
+    return frame
+
+
+@pytest.mark.parametrize(("frame", "code", "says"), [
+    (started(seqNo=2**70), "TypeConstraintViolation", "beyond 64 bits"),
+    (started(transactionInfo={"transactionId": "tx-\ud800"}), "FormatViolation",
+     "lone surrogate"),
+    (event(0, "Started", "2026-11-23T04:30:00Z", float("nan")), "FormatViolation", "NaN"),
+    (event(0, "Started", "2026-11-23T04:30:00Z", 1e400), "FormatViolation", "NaN, Infinity"),
+    (event(0, "Started", "2026-11-23T04:30:00Z", 1e30), "PropertyConstraintViolation",
+     "beyond any meter's register"),
+    # 10 to the power of a billion would have held up the central for minutes
+    (with_unit(10**9), "PropertyConstraintViolation", "multiplier 1000000000 is out of range"),
+])
+async def test_a_value_no_field_can_mean_is_refused_with_its_code_and_nothing_kept(
+        central, frame, code, says):
+    link = await open_link(central)
+    reply = await rpc(link, "TransactionEvent", frame)
+    assert reply[:3] == [4, "m1", code] and says in reply[3]
+    assert await central.store.sessions() == []
+    reply = await rpc(link, "TransactionEvent", started(), "m2")  # the same event, sound
+    assert reply[:2] == [3, "m2"]
+    assert len(await central.store.sessions()) == 1
+    await link.close()
+
+
+async def test_a_frame_nested_deeper_than_json_reads_is_a_format_violation(central):
+    link = await open_link(central)
+    await link.send('[2, "m1", "DataTransfer", {"vendorId": "x", "data": '
+                    + "[" * 5000 + "]" * 5000 + "}]")
+    error = json.loads(await asyncio.wait_for(link.recv(), 5))
+    assert error[:4] == [4, "-1", "FormatViolation", "message is nested too deeply"]
+    assert (await rpc(link, "Heartbeat", {}, "m2"))[:2] == [3, "m2"]
+    await link.close()

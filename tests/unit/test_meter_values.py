@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.ocpp201 import MeterSample, parse_meter_values
+from shared.ocpp201 import InvalidReading, MeterSample, parse_meter_values
 
 AT = "2026-11-23T04:00:00Z"
 
@@ -49,3 +49,27 @@ def test_power_the_pev_total_and_the_context_are_read_and_phases_skipped():
     ]}])
     assert sample == MeterSample(datetime(2026, 11, 23, 4, tzinfo=UTC), "Sample.Periodic",
                                  1000, 7200, 99)
+
+
+@pytest.mark.parametrize(("value", "unit", "multiplier", "wh"), [
+    (1, "Wh", 18, 10**18), (10**18, "Wh", -18, 1), (2**63 - 1, "Wh", None, 2**63 - 1),
+    (-(2**63), "Wh", None, -(2**63)), (9.2e15, "kWh", None, 9_200_000_000_000_000_000),
+])
+def test_a_register_up_to_64_bits_and_a_multiplier_up_to_18_are_read(value, unit, multiplier,
+                                                                      wh):
+    assert register(value, unit, multiplier) == wh
+
+
+@pytest.mark.parametrize(("value", "unit", "multiplier", "refusal"), [
+    (1, "Wh", 19, "multiplier 19 is out of range"),
+    (1, "Wh", -19, "multiplier -19 is out of range"),
+    (1, "Wh", 10**9, "multiplier 1000000000 is out of range"),  # 10**(10**9): minutes
+    (10, "Wh", 18, "beyond any meter's register"),
+    (2**63, "Wh", None, "beyond any meter's register"),
+    (9.3e15, "kWh", None, "beyond any meter's register"),
+    (1e300, "Wh", None, "beyond any meter's register"),
+])
+def test_a_reading_no_meter_can_have_taken_is_refused_at_once(value, unit, multiplier,
+                                                               refusal):
+    with pytest.raises(InvalidReading, match=refusal):
+        register(value, unit, multiplier)
