@@ -77,6 +77,17 @@ async def live_costs(central: Central, events: list[dict[str, Any]]) -> list[str
     return costs
 
 
+async def unwatched(central: Central, events: list[dict[str, Any]]) -> None:
+    """Send `events` from CP-1001 with nobody watching the live feed."""
+    assert not central.router.bus.listened
+    link = await open_link(central)
+    try:
+        for n, payload in enumerate(events):
+            assert (await rpc(link, "TransactionEvent", payload, f"u{n}"))[0] == 3
+    finally:
+        await link.close()
+
+
 def count_record_writes(db: Path) -> None:
     """From now on, every write of a session's row is counted in the table `writes`."""
     with sqlite3.connect(db) as connection:
@@ -148,3 +159,23 @@ async def test_a_meter_value_rewrites_no_session_record(tmp_path):
         record = stored_record(central.db)
         assert record["status"] == "ended"
         assert "last_reading" not in record and "cost_so_far" not in record
+
+
+@pytest.mark.parametrize("events", [[*IN_ORDER[0], *IN_ORDER[1]],
+                                    [*LATE_READING[0], *LATE_READING[1]],
+                                    [*BOUND_LATE[0], *BOUND_LATE[1]]])
+async def test_a_watcher_who_comes_back_sees_the_cost_of_the_readings_sent_meanwhile(
+        tmp_path, events):
+    """Unwatched, the live view is not kept (it cost 5 % of the event loop): whoever
+    watches again sees it rated from every reading, a late one or the binding included."""
+    reference, watched_by_turns = tmp_path / "reference", tmp_path / "turns"
+    reference.mkdir()
+    watched_by_turns.mkdir()
+    async with running_central(reference, start=BEGIN) as central:
+        uninterrupted = await live_costs(central, events)
+    async with running_central(watched_by_turns, start=BEGIN) as central:
+        first = await live_costs(central, events[:2])
+        await unwatched(central, events[2:5])
+        again = await live_costs(central, events[5:])
+    assert first + again == uninterrupted[:2] + uninterrupted[5:]
+    assert all(cost is not None for cost in again)
