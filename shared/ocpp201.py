@@ -15,6 +15,7 @@ from shared.profiles import InstalledProfile
 from shared.schedule import Schedule
 from shared.tariff import Segment
 from shared.timeutil import parse_timestamp, to_wire
+from shared.units import INT64
 
 SUBPROTOCOL = "ocpp2.0.1"
 ENERGY_REGISTER = "Energy.Active.Import.Register"
@@ -55,7 +56,6 @@ _SCALE = {"Wh": 1, "kWh": 1000, "W": 1, "kW": 1000}
 # 10**18 Wh is beyond any meter; and 10 to the power of a billion, which a station's frame
 # could ask for, would hold up the central's event loop for minutes.
 MULTIPLIERS = range(-18, 19)
-READINGS = range(-(2**63), 2**63)  # what a meter register can be: a 64-bit integer
 
 
 class InvalidReading(ValueError):
@@ -76,7 +76,7 @@ def _in_base_unit(sampled: Mapping[str, Any]) -> int | None:
     else:
         exact = Decimal(str(value)) * scale * (Decimal(10) ** multiplier)
         reading = int(exact.to_integral_value())
-    if reading not in READINGS:
+    if reading not in INT64:  # a register is a 64-bit integer
         raise InvalidReading(f"sampled value {value} (multiplier {multiplier}) is beyond "
                              "any meter's register")
     return reading

@@ -12,11 +12,12 @@ import orjson
 from ocpp.exceptions import FormatViolationError, OCPPError, TypeConstraintViolationError
 from ocpp.messages import Call, CallError, CallResult, MessageType, unpack
 
+from shared.units import INT64
+
 UNREADABLE_ID = "-1"  # the message id to use when it cannot be read
 # Every digit as 0, everything else as a space: a run of 19 zeros is a long number.
 _DIGITS_AS_ZEROS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
 _LONG_NUMBER = b"0" * 19
-INT64 = range(-(2**63), 2**63)  # OCPP's integers are 32-bit; SQLite's, 64
 
 
 class RefusedCall(Exception):

@@ -6,6 +6,7 @@ import math
 from decimal import ROUND_HALF_UP, Decimal
 
 CENT = Decimal("0.01")
+INT64 = range(-(2**63), 2**63)  # a 64-bit integer, as SQLite's INTEGER holds
 
 
 def ac_power_w(current_a: float, voltage_v: float, phases: int) -> int:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from shared.units import INT64
+
 INSERT_EVENT = "INSERT INTO transaction_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 INSERT_READING = "INSERT INTO meter_readings VALUES (?, ?, ?, ?, ?, ?, ?)"
-SQLITE_INTEGERS = range(-(2**63), 2**63)
 
 
 class Appends:
@@ -54,7 +55,7 @@ def check_storable(*from_wire: Any) -> None:
     with the error the insert would raise, not the commit of every unit queued with it.
     (The row's other values are the central's own.)"""
     for value in from_wire:
-        if type(value) is int and value not in SQLITE_INTEGERS:
+        if type(value) is int and value not in INT64:
             raise OverflowError("Python int too large to convert to SQLite INTEGER")
         if type(value) is str and not value.isascii():
             value.encode()  # UnicodeEncodeError, as the insert's
