@@ -102,8 +102,9 @@ async def round_trip(link: ClientConnection, frame: tuple[str, str], tally: Tall
         reply = json.loads(await link.recv())
         if reply[1] == message_id:
             break
-        if reply[0] == 2:  # the central asks something (e.g. a profile): say yes
-            await link.send(json.dumps([3, reply[1], {"status": "Accepted"}]))
+        if reply[0] == 2:  # the central asks something (a profile, a cost): say yes
+            answer = {} if reply[2] == "CostUpdated" else {"status": "Accepted"}
+            await link.send(json.dumps([3, reply[1], answer]))
     tally.record(sent, time.perf_counter())
     if reply[0] == 4:
         tally.errors += 1

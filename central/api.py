@@ -1,9 +1,10 @@
-"""Operator HTTP API: stations, sessions, statements, the registry, DR events, commands to
-connected stations, and a live event feed (Server-Sent Events).
+"""Operator HTTP API: stations and what they report, sessions, statements, the registry,
+DR events, commands to connected stations, and a live event feed (Server-Sent Events).
 
 Served by `pev-central serve` in the same event loop as the OCPP server. Every route but
-/health needs `Authorization: Bearer <token>`. Errors are JSON `{"detail": "..."}` with
-a 4xx status; nothing answers with a traceback.
+/health, /docs and /openapi.json needs `Authorization: Bearer <token>`. Errors are JSON
+`{"detail": "..."}` with a 4xx or 5xx status (502: the station answered CALLERROR, 504: it
+did not answer); nothing answers with a traceback.
 
 (No `from __future__ import annotations` here: FastAPI reads the annotations of routes
 defined inside create_app at run time.)
@@ -39,7 +40,9 @@ from ocpp.v201 import call
 from pydantic import BaseModel, Field
 
 from central import demand, reports, statements
-from central.registry import RegistryError, parse_entry
+from central.device_reports import ACTIONS as REPORT_ACTIONS
+from central.device_reports import Report
+from central.registry import RegistryError, Station, parse_entry
 from central.router import CommandRouter, NotConnected
 from central.services import CentralServices
 from central.store.sqlite import NotFound
@@ -103,6 +106,12 @@ class Scenario(StrEnum):
     L2B = "L2-B"
 
 
+class ReportKindName(StrEnum):
+    device_model = "device-model"
+    monitoring = "monitoring"
+    customer_information = "customer-information"
+
+
 class NewDrEvent(BaseModel):
     start: datetime
     end: datetime
@@ -138,12 +147,23 @@ def create_app(services: CentralServices, router: CommandRouter, token: str,
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/utility", dependencies=auth)
+    async def get_utility() -> dict[str, str]:
+        """The utility's name, local time zone (of its tariffs and statements) and currency."""
+        utility = await store.utility()
+        return {"name": utility.name, "timezone": utility.timezone.key,
+                "currency": utility.currency}
+
     # --- stations -----------------------------------------------------------------------
 
-    async def station_view(station_id: str) -> dict[str, Any]:
+    async def known_station(station_id: str) -> Station:
         station = await store.station(station_id)
         if station is None:
             raise HTTPException(404, f"unknown station {station_id!r}")
+        return station
+
+    async def station_view(station_id: str) -> dict[str, Any]:
+        station = await known_station(station_id)
         state = await store.station_state(station_id)
         return {"id": station.id, "premise": station.premise_id, "kind": station.kind,
                 "eumd_serial": station.eumd_serial, "max_power_w": station.max_power_w,
@@ -156,7 +176,56 @@ def create_app(services: CentralServices, router: CommandRouter, token: str,
 
     @app.get("/stations/{station_id}", dependencies=auth)
     async def get_station(station_id: str) -> dict[str, Any]:
-        return await station_view(station_id)
+        """As in /stations, with the station's latest firmware and log upload status."""
+        view = await station_view(station_id)
+        for key, action in (("firmware_status", "FirmwareStatusNotification"),
+                            ("log_status", "LogStatusNotification")):
+            latest = await store.station_messages(station_id, [action], limit=1)
+            view[key] = {"status": latest[0]["payload"]["status"],
+                         "at": latest[0]["received_at"]} if latest else None
+        return view
+
+    @app.get("/stations/{station_id}/events", dependencies=auth)
+    async def station_events(
+        station_id: str,
+        action: Annotated[list[str] | None, Query(
+            description="only these OCPP actions, e.g. NotifyEvent, SecurityEventNotification, "
+                        "FirmwareStatusNotification, MeterValues")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        before: Annotated[int | None, Query(ge=1, le=2**63 - 1,
+                                            description="ids below this one (paging)")] = None,
+    ) -> list[dict[str, Any]]:
+        """What the station reported beside its transactions, newest first, as it sent it:
+        events, security events, firmware and log status, charging limits, reservations,
+        display messages, meter values outside a transaction, data transfers."""
+        await known_station(station_id)
+        return await store.station_messages(station_id, action or (), limit, before)
+
+    @app.get("/stations/{station_id}/reports", dependencies=auth)
+    async def station_reports(station_id: str) -> list[dict[str, Any]]:
+        """The station's multi-part reports, whole or still arriving, newest first."""
+        await known_station(station_id)
+        return [_report_summary(r) for r in await services.records.reports(station_id)]
+
+    @app.get("/stations/{station_id}/report", dependencies=auth)
+    async def station_report(
+        station_id: str, kind: ReportKindName = ReportKindName.device_model,
+        request_id: Annotated[int | None, Query(ge=-(2**63), le=2**63 - 1)] = None,
+    ) -> dict[str, Any]:
+        """A whole report, its parts joined in order: the newest of its kind, or the one of
+        `request_id`. 404 while its last part has not arrived."""
+        await known_station(station_id)
+        reports = await services.records.reports(station_id, REPORT_ACTIONS[kind.value],
+                                                 request_id)
+        whole = next((r for r in reports if r.complete), None)
+        if whole is None:
+            wanted = f"{kind.value} report" + (f" {request_id}" if request_id is not None
+                                               else "")
+            if not reports:
+                raise HTTPException(404, f"{station_id} has sent no {wanted}")
+            raise HTTPException(404, f"{station_id} is still sending its {wanted}: "
+                                     f"{reports[0].parts} part(s) so far")
+        return {**_report_summary(whole), "content": whole.content}
 
     # --- sessions -----------------------------------------------------------------------
 
@@ -288,6 +357,7 @@ def create_app(services: CentralServices, router: CommandRouter, token: str,
     async def relay(station_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         if action not in CSMS_ACTIONS:
             raise HTTPException(404, f"{action!r} is not an OCPP 2.0.1 request a CSMS sends")
+        await known_station(station_id)
         try:
             await validate_payload(Call(str(uuid.uuid4()), action, payload), "2.0.1")
             message = getattr(call, action)(**camel_to_snake_case(payload))
@@ -314,7 +384,8 @@ def create_app(services: CentralServices, router: CommandRouter, token: str,
     @app.post("/stations/{station_id}/commands/{command}", dependencies=auth)
     async def send_command(station_id: str, command: Command,
                            payload: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
-        """Send a common command; the payload is the OCPP request (camelCase)."""
+        """Send a common command; the payload is the OCPP request (camelCase). 404 for a
+        station the registry does not know, 409 for one not connected."""
         return await relay(station_id, command.value, payload)
 
     @app.post("/stations/{station_id}/ocpp/{action}", dependencies=auth)
@@ -328,7 +399,10 @@ def create_app(services: CentralServices, router: CommandRouter, token: str,
     @app.get("/events", dependencies=auth,
              responses={200: {"content": {"text/event-stream": {}}}})
     async def events() -> StreamingResponse:
-        """Server-Sent Events: station.*, transaction, binding.refused, dr.*, error."""
+        """Server-Sent Events: station.connected, station.disconnected, station.status (a
+        connector's status), station.alert (a security event, a failed firmware update or
+        log upload, a monitor that tripped), station.report (a multi-part report whole),
+        transaction, binding.refused, dr.applied, dr.cancelled, error."""
         return StreamingResponse(_stream(services), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store"})
 
@@ -346,6 +420,12 @@ async def _stream(services: CentralServices) -> AsyncIterator[str]:
                 yield ": keep-alive\n\n"
                 continue
             yield f"id: {event['id']}\nevent: {event['type']}\ndata: {json.dumps(event)}\n\n"
+
+
+def _report_summary(report: Report) -> dict[str, Any]:
+    return {"kind": report.kind, "request_id": report.request_id,
+            "generated_at": to_wire(report.generated_at), "parts": report.parts,
+            "complete": report.complete}
 
 
 def _utc(moment: datetime) -> datetime:

@@ -27,6 +27,7 @@ class Binding:
 class Refusal:
     status: str  # OCPP AuthorizationStatus: Invalid, Blocked, Expired
     reason: str  # shown on the charger
+    pev_id: str | None = None  # the enrolled PEV refused, when the identifier is known
 
 
 Decision: TypeAlias = Binding | Refusal
@@ -37,11 +38,11 @@ def decide(pev: Pev | None, premise: Premise, program: Program | None,
     if pev is None or program is None:
         return Refusal("Invalid", "Unknown PEV: not enrolled in a utility EV program")
     if pev.status == "blocked":
-        return Refusal("Blocked", f"PEV {pev.id} is blocked: contact the utility")
+        return Refusal("Blocked", f"PEV {pev.id} is blocked: contact the utility", pev.id)
     if pev.status == "expired" or (pev.valid_until is not None and pev.valid_until < now):
-        return Refusal("Expired", f"PEV {pev.id}: enrollment expired")
+        return Refusal("Expired", f"PEV {pev.id}: enrollment expired", pev.id)
     if pev.territory != premise.territory:
-        return Refusal("Invalid", f"PEV {pev.id} is enrolled outside your territory")
+        return Refusal("Invalid", f"PEV {pev.id} is enrolled outside your territory", pev.id)
     if premise.id == pev.home_premise:
         return Binding(pev, "L1", pev.owner_account, program.tariff_id,
                        "home premise: PEV owner's account at the PEV's program rate")

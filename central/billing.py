@@ -69,6 +69,64 @@ def interval_cost(before: Reading, after: Reading, tariff: Tariff) -> Decimal:
                Decimal(0)) / 1000
 
 
+class RunningCost:
+    """A live session's exact cost up to its newest reading, at a few comparisons per
+    reading: the readings inside one tariff span (a period, up to midnight at most) are
+    priced once a later reading leaves it, their register delta at its price (what the
+    bill's intervals there add up to), and the interval that leaves it is shared among
+    periods as the bill shares it."""
+
+    __slots__ = ("_cost", "_last", "_rated", "_span_end", "tariff")
+
+    def __init__(self, tariff: Tariff) -> None:
+        self.tariff = tariff
+        self._cost = Decimal(0)  # exact, up to _rated
+        self._rated: Reading | None = None
+        self._last: Reading | None = None
+        self._span_end: datetime | None = None  # of the span _rated is in
+
+    @classmethod
+    def rated(cls, tariff: Tariff, readings: Sequence[Reading]) -> RunningCost:
+        """The cost of these readings (any order) as the bill rates them, interval by
+        interval (a register that went back included), kept from there on."""
+        running = cls(tariff)
+        ordered = sorted(readings, key=lambda r: r.timestamp)
+        for before, after in itertools.pairwise(ordered):
+            running._cost += interval_cost(before, after, tariff)
+        if ordered:
+            running._restart_at(ordered[-1])
+        return running
+
+    def add(self, reading: Reading) -> bool:
+        """Take the next reading; False, and nothing taken, for one older than the newest
+        or below its register: the caller rates the readings again."""
+        last = self._last
+        if last is None:
+            self._restart_at(reading)
+            return True
+        if reading.timestamp < last.timestamp or reading.register_wh < last.register_wh:
+            return False
+        assert self._rated is not None and self._span_end is not None
+        if reading.timestamp > self._span_end:
+            self._cost += interval_cost(self._rated, last, self.tariff) \
+                + interval_cost(last, reading, self.tariff)
+            self._restart_at(reading)
+        else:
+            self._last = reading
+        return True
+
+    @property
+    def total(self) -> Decimal:
+        """Exact, not rounded (a few cents each minute, rounded, would drift)."""
+        if self._rated is None or self._last is None:
+            return self._cost
+        return self._cost + interval_cost(self._rated, self._last, self.tariff)
+
+    def _restart_at(self, reading: Reading) -> None:
+        self._rated = self._last = reading
+        self._span_end = self.tariff.span_at(reading.timestamp).end
+
+
 def _shares(before: Reading, after: Reading, tariff: Tariff) -> list[tuple[str, Decimal, int]]:
     """(period, price, Wh) for each period an interval's energy fell in, none with 0 Wh
     (a period the PEV drew nothing in does not appear on the bill)."""

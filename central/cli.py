@@ -20,6 +20,7 @@ from typing import Any
 from rich.console import Console
 
 from central import demand, reports, statements, tls
+from central.certificates import StationCa
 from central.dispatch import DemandDispatcher
 from central.events import EventBus
 from central.generate import synthetic_registry
@@ -73,6 +74,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-key", type=Path, help="the certificate's private key (PEM)")
     serve.add_argument("--tls-ca", type=Path,
                        help="CA that signs station client certificates (security profile 3)")
+    serve.add_argument("--tls-ca-key", type=Path,
+                       help="that CA's private key (PEM): the central then signs the "
+                            "certificates stations ask for (SignCertificate)")
     serve.add_argument("--rate-limit", type=cli_types.positive, default=RateLimit.per_s,
                        help="messages per second per station before it is slowed down "
                             f"(default {RateLimit.per_s:g})")
@@ -161,8 +165,8 @@ def _api_token(args: argparse.Namespace) -> str:
 
 def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
     if args.tls_cert is None:
-        if args.tls_key or args.tls_ca:
-            raise UsageError("--tls-key and --tls-ca need --tls-cert")
+        if args.tls_key or args.tls_ca or args.tls_ca_key:
+            raise UsageError("--tls-key, --tls-ca and --tls-ca-key need --tls-cert")
         return None
     if args.tls_key is None:
         raise UsageError("--tls-cert needs --tls-key")
@@ -170,6 +174,17 @@ def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
         return tls.server_context(args.tls_cert, args.tls_key, args.tls_ca)
     except (OSError, ssl.SSLError) as error:
         raise UsageError(f"cannot load the TLS certificate, key or CA: {error}") from None
+
+
+def _station_ca(args: argparse.Namespace) -> StationCa | None:
+    if args.tls_ca_key is None:
+        return None
+    if args.tls_ca is None:
+        raise UsageError("--tls-ca-key needs --tls-ca, the CA certificate it belongs to")
+    try:
+        return StationCa.load(args.tls_ca, args.tls_ca_key)
+    except (OSError, ValueError, TypeError) as error:
+        raise UsageError(f"cannot load the station CA to sign with: {error}") from None
 
 
 async def _open_existing(path: Path) -> SqliteStore:
@@ -184,6 +199,7 @@ async def serve(args: argparse.Namespace) -> int:
 
     logs.setup(args.log_level)
     tls_context = _tls(args)
+    station_ca = _station_ca(args)
     store = await SqliteStore.open(args.db)
     try:
         await store.utility()  # refuse to start on an empty registry
@@ -195,7 +211,7 @@ async def serve(args: argparse.Namespace) -> int:
             raise UsageError(str(error)) from None
         token = _api_token(args)
         bus = EventBus()
-        services = CentralServices(store, clock, thresholds, bus)
+        services = CentralServices(store, clock, thresholds, bus, station_ca)
         router = CommandRouter(bus)
         rate_limit = RateLimit(args.rate_limit, args.rate_burst)
         server = await OcppServer(services, router, rate_limit).serve(args.host, args.port,

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from rich.console import Group, RenderableType
@@ -54,18 +55,28 @@ class LiveSession:
 class DashboardState:
     status: str = "connecting"
     now: datetime | None = None  # the central's (possibly accelerated) time, from events
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))  # the utility's
+    currency: str = ""
     connected: set[str] = field(default_factory=set)
     sessions: dict[tuple[str, str], LiveSession] = field(default_factory=dict)
     load: deque[tuple[datetime, int]] = field(default_factory=deque)
     dr_events: dict[int, dict[str, Any]] = field(default_factory=dict)
+    faulted: dict[str, set[str]] = field(default_factory=dict)  # station -> "EVSE/connector"
+    alerts: deque[str] = field(default_factory=lambda: deque(maxlen=5))  # security, ...
     refusals: deque[str] = field(default_factory=lambda: deque(maxlen=5))
     errors: deque[str] = field(default_factory=lambda: deque(maxlen=5))
 
-    def seed(self, stations: list[dict[str, Any]], dr_events: list[dict[str, Any]]) -> None:
+    def seed(self, utility: dict[str, Any], stations: list[dict[str, Any]],
+             dr_events: list[dict[str, Any]]) -> None:
         """What was already true when the dashboard (re)connected."""
+        self.zone, self.currency = ZoneInfo(utility["timezone"]), utility["currency"]
         self.connected = {s["id"] for s in stations if s.get("connected")}
-        self.dr_events = {e["id"]: {"description": f"DR {e['id']}: {e['scope']}",
-                                    "start": e["start"], "end": e["end"]}
+        self.faulted = {}
+        for station in stations:
+            for connector, state in (station.get("connectors") or {}).items():
+                self._connector(station["id"], connector, state["status"])
+        self.dr_events = {e["id"]: {"description": e["description"], "start": e["start"],
+                                    "end": e["end"]}
                           for e in dr_events if e["status"] == "scheduled"}
 
     def apply(self, event: dict[str, Any]) -> None:
@@ -74,11 +85,16 @@ class DashboardState:
             self.connected.add(event["station"])
         elif kind == "station.disconnected":
             self.connected.discard(event["station"])
+        elif kind == "station.status":
+            self._connector(event["station"], f"{event['evse']}/{event['connector']}",
+                            event["status"])
+        elif kind == "station.alert":
+            self.alerts.appendleft(f"{event['station']} {event['category']}: {event['text']}")
         elif kind == "transaction":
             self._transaction(event)
         elif kind == "binding.refused":
-            self.refusals.appendleft(f"{event['station']}: {event['status']} - "
-                                     f"{event['reason']}")
+            self.refusals.appendleft(f"{event['station']}: {event.get('pev') or '?'} "
+                                     f"{event['status']} - {event['reason']}")
         elif kind == "error":
             self.errors.appendleft(f"{event['station']}: {event['error']}")
         elif kind == "dr.applied":
@@ -86,6 +102,18 @@ class DashboardState:
                                               "start": event["start"], "end": event["end"]}
         elif kind == "dr.cancelled":
             self.dr_events.pop(event["event"], None)
+
+    def _connector(self, station: str, connector: str, status: str) -> None:
+        faults = self.faulted.setdefault(station, set())
+        if status == "Faulted":
+            faults.add(connector)
+        else:
+            faults.discard(connector)
+        if not faults:
+            del self.faulted[station]
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.zone)
 
     def _transaction(self, event: dict[str, Any]) -> None:
         at = parse_timestamp(event["at"])
@@ -138,10 +166,10 @@ class DashboardState:
 
 
 def _state(event: dict[str, Any], at: datetime) -> str:
-    if event["event_type"] == "Ended":
-        return "finishing"
     if event.get("status") == "refused":
         return "refused"
+    if event["event_type"] == "Ended":
+        return "finishing"
     limited = any(parse_timestamp(w["from"]) <= at < parse_timestamp(w["to"])
                   for w in (event.get("dr_windows") or {}).values())
     state = event.get("charging_state")
@@ -181,7 +209,7 @@ def render(state: DashboardState, width: int, height: int) -> RenderableType:
 def _header(state: DashboardState) -> Panel:
     status = {"live": "[green]live[/]", "reconnecting": "[bold yellow]reconnecting[/]"}.get(
         state.status, f"[yellow]{state.status}[/]")
-    clock = f"{state.now:%Y-%m-%d %H:%M}Z" if state.now else "-"
+    clock = f"{state.local(state.now):%Y-%m-%d %H:%M %Z}" if state.now else "-"
     live = sum(1 for s in state.sessions.values() if not s.ended)
     line = Text.from_markup(f"{status}  {clock}  stations {len(state.connected)}  "
                             f"sessions {live}  load {state.total_kw:.1f} kW")
@@ -202,37 +230,50 @@ def _load(state: DashboardState, width: int) -> Panel:
                  title_align="left", padding=(0, 1))
 
 
+# A state's name where the screen is narrow (under 120 columns): every column stays,
+# abbreviated, and the departure column says "until" (the clock above shows the zone).
+SHORT_STATE = {"waiting for off-peak": "off-peak", "plugged in": "plugged"}
+
+
 def _sessions(state: DashboardState, width: int, rows: int) -> Table:
-    wide = width >= 120
+    narrow = width < 120
     table = Table(expand=True, box=None, header_style="bold", pad_edge=False)
-    columns = ["station", "PEV", *(["premise"] if wide else []), "who", "payer", "state",
-               "kW", "kWh", "cost", *(["departs"] if wide else [])]
+    zone = f"{state.local(state.now or datetime.now(state.zone)):%Z}"
+    columns = ["station", "PEV", "premise", "who", "payer", "state", "kW", "kWh",
+               f"{state.currency or 'cost'}", f"departs {zone}" if not narrow else "until"]
     for column in columns:
+        right = column in ("kW", "kWh", columns[8])
         table.add_column(column, no_wrap=True, overflow="ellipsis",
-                         justify="right" if column in ("kW", "kWh", "cost") else "left")
+                         justify="right" if right else "left",
+                         min_width=4 if column in ("station", "PEV", "premise") else None)
     shown = state.live[:rows]
     for s in shown:
-        cells: list[RenderableType] = [
-                 s.station, s.pev or "?", *([s.premise or ""] if wide else []),
-                 s.scenario or "", s.payer or "",
-                 Text(s.state, style=STATE_STYLE.get(s.state, "")),
-                 f"{s.power_w / 1000:.1f}", f"{s.energy_wh / 1000:.1f}",
-                 f"{Decimal(s.cost):.2f}" if s.cost else "",
-                 *([f"{s.departure:%H:%M}Z" if s.departure else ""] if wide else [])]
-        table.add_row(*cells)
+        label = SHORT_STATE.get(s.state, s.state) if narrow else s.state
+        table.add_row(
+            s.station, s.pev or "?", s.premise or "", s.scenario or "", s.payer or "",
+            Text(label, style=STATE_STYLE.get(s.state, "")),
+            f"{s.power_w / 1000:.1f}", f"{s.energy_wh / 1000:.1f}",
+            f"{Decimal(s.cost):.2f}" if s.cost else "",
+            f"{state.local(s.departure):%H:%M}" if s.departure else "")
     if len(state.live) > len(shown):
         table.caption = f"... and {len(state.live) - len(shown)} more"
     return table
 
 
 def _notes(state: DashboardState) -> Panel:
-    lines: list[RenderableType] = [Text(f"refused: {r}", style="red", overflow="ellipsis",
-                                        no_wrap=True) for r in state.refusals]
-    lines += [Text(f"error: {e}", style="yellow", overflow="ellipsis", no_wrap=True)
-              for e in state.errors]
-    return Panel(Group(*lines) if lines else Text("no refused bindings or errors",
+    def line(text: str, style: str) -> Text:
+        return Text(text, style=style, overflow="ellipsis", no_wrap=True)
+
+    lines: list[RenderableType] = [
+        line(f"FAULTED: {station} (EVSE/connector {', '.join(sorted(connectors))})",
+             "bold red") for station, connectors in sorted(state.faulted.items())]
+    lines += [line(f"alert: {a}", "magenta") for a in state.alerts]
+    lines += [line(f"refused: {r}", "red") for r in state.refusals]
+    lines += [line(f"error: {e}", "yellow") for e in state.errors]
+    return Panel(Group(*lines) if lines else Text("no alerts, refused bindings or errors",
                                                   style="dim"),
-                 title="refused bindings and errors", title_align="left", padding=(0, 1))
+                 title="alerts, refused bindings and errors", title_align="left",
+                 padding=(0, 1))
 
 
 # --- the live feed ------------------------------------------------------------------------
@@ -255,8 +296,9 @@ async def follow(api: str, token: str, state: DashboardState,
                 if stations.status_code == 401:
                     raise Unauthorized("the API refused the token (401)")
                 stations.raise_for_status()
+                utility = (await client.get("/utility")).json()
                 dr_events = (await client.get("/dr-events")).json()
-                state.seed(stations.json(), dr_events)
+                state.seed(utility, stations.json(), dr_events)
                 async with client.stream("GET", "/events") as feed:
                     feed.raise_for_status()
                     state.status, delay = "live", 0.5

@@ -1,8 +1,8 @@
 """Demand-response dispatch: watches the event table and pushes profiles to stations.
 
-Operators create and cancel events with the CLI (or, later, the API) in the database;
-the running central notices within a poll interval, sends overlay profiles to the live
-sessions in scope and clears them on cancel, through the command router.
+Operators create and cancel events in the database, with the CLI or the API; the running
+central notices within a poll interval, sends overlay profiles to the live sessions in
+scope and clears them on cancel, through the command router.
 """
 
 from __future__ import annotations

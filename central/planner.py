@@ -24,11 +24,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from shared.schedule import Schedule
+from shared.schedule import PowerLimits, Schedule
 from shared.tariff import Tariff
 from shared.timeutil import require_utc
 
 DEFAULT_HORIZON = timedelta(hours=24)  # when the PEV gives no departure time
+PLAN_CHECKED_BEYOND = timedelta(hours=24)  # an EV plan's last period, checked this long
+EXCESS_TOLERANCE_W = 1  # an EV's plan in A or with decimals, rounded: not an excess
 CATCH_UP_SHARE = 0.1  # room to spare, as a share of the request, before departure
 
 
@@ -37,6 +39,18 @@ class EnergyRequest:
     energy_wh: int
     departure: datetime | None
     ev_max_power_w: int | None
+    ev_voltage_v: int | None = None  # to read an EV's plan given in A (not for planning)
+    phases: int = 1
+
+
+@dataclass(frozen=True)
+class EvPlan:
+    """What the EV means to draw (ISO 15118, via NotifyEVChargingSchedule): limits in W or
+    A, each period from `offset` seconds after `start` to the next (the last holds on)."""
+
+    start: datetime
+    unit: str  # "W" | "A"
+    periods: tuple[tuple[int, float, int | None], ...]  # (offset, limit, phases or None)
 
 
 @dataclass(frozen=True)
@@ -181,6 +195,21 @@ def _periods(chosen: list[_Slot]) -> tuple[tuple[int, int], ...]:
         if not merged or merged[-1][1] != limit:
             merged.append((offset, limit))
     return tuple(merged)
+
+
+def first_excess(given: PowerLimits, plan: EvPlan, voltage_v: int, phases: int,
+                 ) -> tuple[datetime, int, int] | None:
+    """The first instant at which the EV's plan draws more than the limits the central
+    gave (OCPP K15.FR.12): (instant, planned W, given W); None if it keeps to them. A
+    plan in A is read at the EV's voltage, on the period's phases (else `phases`)."""
+    starts = [plan.start + timedelta(seconds=offset) for offset, _, _ in plan.periods]
+    ends = [*starts[1:], starts[-1] + PLAN_CHECKED_BEYOND]
+    for begin, end, (_, limit, period_phases) in zip(starts, ends, plan.periods, strict=True):
+        planned_w = limit if plan.unit == "W" else limit * voltage_v * (period_phases or phases)
+        for left, _right, allowed_w in given.pieces(begin, end):
+            if planned_w > allowed_w + EXCESS_TOLERANCE_W:
+                return left, round(planned_w), allowed_w
+    return None
 
 
 def premise_caps(service_limit_w: int, others: Sequence[Schedule]) -> list[Cap]:

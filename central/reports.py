@@ -109,7 +109,8 @@ def registry_tables(registry: Registry) -> list[Table]:
 
 
 def dr_row(event: DrEvent) -> dict[str, Any]:
-    return {"id": event.id, "start": to_wire(event.start), "end": to_wire(event.end),
+    return {"id": event.id, "description": event.describe(), "start": to_wire(event.start),
+            "end": to_wire(event.end),
             "scope": event.scope, "limit_w": event.limit_w, "reduce_pct": event.reduce_pct,
             "randomize_s": event.randomize_s, "status": _dr_status(event),
             "cancelled_at": to_wire(event.cancelled_at) if event.cancelled_at else None}

@@ -9,28 +9,32 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from operator import itemgetter
 from typing import Any, NamedTuple
 
 from central import billing, demand, planner
 from central.authorize import Decision, Refusal, decide, describe
+from central.certificates import CsrRefused, StationCa
 from central.events import EventBus
 from central.reconcile import Thresholds, reconcile
 from central.registry import Identifier, Premise
 from central.sessions import Session
+from central.station_records import StationRecords
 from central.store.sqlite import NotFound, SqliteStore
 from shared.clock import Clock
-from shared.ocpp201 import MeterSample, build_charging_profile
+from shared.ocpp201 import MeterSample, build_charging_profile, installed_profile
+from shared.profiles import ProfileStack
 from shared.schedule import Schedule
-from shared.tariff import Tariff
 from shared.timeutil import parse_timestamp, to_wire
 from shared.units import money
 
 log = logging.getLogger("central.services")
 
 FUTURE_TOLERANCE = timedelta(hours=1)  # station clocks drift; beyond this, flag it
+COST_UPDATE_EVERY = timedelta(minutes=5)  # of meter time: the running cost at the station
+NOMINAL_VOLTAGE_V = 230  # to read an EV plan in A when its charging needs gave no voltage
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,9 @@ class TxReply:
 
     authorization: AuthorizationResult | None = None
     total_cost: Decimal | None = None
+    # the cost so far, to show at the station, when one is due; not stored: a duplicate
+    # brings no newer cost to show
+    running_cost: Decimal | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"authorization": asdict(self.authorization) if self.authorization else None,
@@ -80,6 +87,16 @@ class TxReply:
 
 
 @dataclass(frozen=True)
+class PlanCheck:
+    """The verdict on an EV's plan: kept to the limits, or why not (and what to resend)."""
+
+    within: bool
+    reason_code: str = ""
+    reason: str = ""
+    resend: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+
+@dataclass(frozen=True)
 class Negotiation:
     plan: planner.Plan
     profiles: list[dict[str, Any]] = field(repr=False)  # the normal TxProfile, DR overlays
@@ -87,11 +104,14 @@ class Negotiation:
 
 class CentralServices:
     def __init__(self, store: SqliteStore, clock: Clock,
-                 thresholds: Thresholds | None = None, bus: EventBus | None = None) -> None:
+                 thresholds: Thresholds | None = None, bus: EventBus | None = None,
+                 station_ca: StationCa | None = None) -> None:
         self.store = store
         self.clock = clock
         self.thresholds = thresholds or Thresholds()
         self.bus = bus or EventBus()
+        self.records = StationRecords(store, clock, self.bus)
+        self.station_ca = station_ca  # signs stations' CSRs, when the utility gives one
 
     # --- provisioning -----------------------------------------------------------------
 
@@ -108,23 +128,44 @@ class CentralServices:
         await self.store.record_seen(station_id, now)
         return now
 
-    async def connector_status(self, station_id: str, evse_id: int, connector_id: int,
-                               status: str, at: datetime) -> None:
-        await self.store.record_connector_status(station_id, evse_id, connector_id, status, at)
+    def sign_certificate(self, station_id: str, csr: str, certificate_type: str | None,
+                         ) -> str:
+        """The station's new certificate chain (PEM); CsrRefused says why not."""
+        if self.station_ca is None:
+            raise CsrRefused("this central has no CA to sign station certificates with")
+        chain = self.station_ca.sign(station_id, csr, certificate_type, datetime.now(UTC))
+        log.info("station certificate signed", extra={"station": station_id})
+        return chain
 
     # --- authorization ----------------------------------------------------------------
 
     async def authorize(self, station_id: str,
                         identifiers: tuple[Identifier, ...]) -> AuthorizationResult:
-        decision, _premise = await self._decide(station_id, identifiers)
+        """A PEV's identifiers presented at a station, outside a transaction event.
+
+        A refusal is kept on the station's newest live session that no PEV is bound to:
+        a charger that starts its transaction at plug-in asks Authorize before it puts
+        the idToken in an event, and when refused it may never put it in one (it ends
+        the transaction at unplug without)."""
+        decision, premise = await self._decide(station_id, identifiers)
         result = await self._result(decision)
         log_fn = log.info if result.status == "Accepted" else log.warning
         log_fn("authorization", extra={"station": station_id, "status": result.status,
                                        "scenario": result.scenario})
-        if result.status != "Accepted":
-            self.bus.publish("binding.refused", station=station_id, status=result.status,
-                             reason=result.message, at=to_wire(self.clock.now()))
+        if isinstance(decision, Refusal):
+            async with self.store.unit():
+                session = await self.store.awaiting_binding(station_id)
+                if session is not None:
+                    _refuse(session, decision, identifiers, premise)
+                    await self.store.save_session(session)
+            self._publish_refusal(station_id, decision, identifiers)
         return result
+
+    def _publish_refusal(self, station_id: str, refusal: Refusal,
+                         identifiers: tuple[Identifier, ...]) -> None:
+        self.bus.publish("binding.refused", station=station_id, status=refusal.status,
+                         reason=refusal.reason, pev=refusal.pev_id or identifiers[0].id_token,
+                         at=to_wire(self.clock.now()))
 
     async def _decide(self, station_id: str, identifiers: tuple[Identifier, ...],
                       ) -> tuple[Decision, Premise]:
@@ -161,31 +202,22 @@ class CentralServices:
             session = await self.store.session(event.station_id, event.transaction_id) \
                 or Session(event.station_id, event.transaction_id)
             authorization, changed = await self._apply(session, event)
-            # The live view (the running cost) is for watchers only: rated and folded for
-            # every meter value it was 5 % of the event loop's time under load, for
-            # nothing. Unwatched, it is dropped, and rated again from the readings once
-            # someone watches, as for a session just loaded.
-            watched = self.bus.listened and session.ended_at is None
-            if watched and session.cost_so_far is None and session.tariff_id is not None:
-                await self._rate_live_view(session)  # bound just now, loaded, or unwatched
             if session.id is None:
                 await self.store.save_session(session)  # readings refer to its id
             assert session.id is not None
             await self.store.add_readings(session.id, event.seq_no, event.samples)
-            total_cost = None
+            total_cost = running_cost = None
             if session.ended_at is not None:
                 await self._bill(session)
                 total_cost = session.cost_total if session.cost_total is not None \
                     else Decimal("0.00")
                 session.complete = (session.started_at is not None
                                     and await self._contiguous(event))
-            if watched:  # once ended, the bill is the view
-                await self._running_cost(session, event.samples)
-            else:
-                session.last_reading = session.cost_so_far = None
+            elif session.tariff_id is not None:
+                running_cost = await self._running_cost(session, event.samples)
             if changed or total_cost is not None:  # not for a meter value: the live view
                 await self.store.save_session(session)
-            reply = TxReply(authorization, total_cost)
+            reply = TxReply(authorization, total_cost, running_cost)
             await self.store.add_event(event.station_id, event.transaction_id, event.seq_no,
                                        event.event_type, event.trigger_reason, event.timestamp,
                                        event.offline, reply.to_json())
@@ -202,36 +234,36 @@ class CentralServices:
         session = await self.store.session(station_id, transaction_id)
         return session is not None and not session.complete
 
-    async def _running_cost(self, session: Session, samples: tuple[MeterSample, ...]) -> None:
-        """Fold this event's readings (stored already) into the live view: the newest
-        reading, and the cost up to it kept exact, rounded only for display (rounding each
-        minute's few cents would drift). A reading older than the newest (an offline
-        replay out of order) changes intervals already rated: the view is rated again
-        from all readings, as it would be for a session loaded from the database."""
-        readings = [billing.Reading(s.timestamp, s.register_wh) for s in samples
-                    if s.register_wh is not None]
-        if not readings:
-            return
-        readings.sort(key=itemgetter(0))  # stable: two at one instant stay as stored
-        last = session.last_reading
-        if session.cost_so_far is not None and last is not None \
-                and readings[0].timestamp < last.timestamp:
-            await self._rate_live_view(session)
-            return
-        tariff = await self.store.tariff(session.tariff_id) \
-            if session.tariff_id is not None else None
-        session.last_reading, session.cost_so_far = _fold(last, session.cost_so_far,
-                                                          readings, tariff)
+    async def _running_cost(self, session: Session,
+                            samples: tuple[MeterSample, ...]) -> Decimal | None:
+        """The cost so far to show at the station, when one is due (COST_UPDATE_EVERY of
+        meter time after the last, and at each tariff period change), rounded to cents.
 
-    async def _rate_live_view(self, session: Session) -> None:
-        """The live view of a bound session from all its readings stored so far (it is not
-        stored itself): for a session just bound or loaded, or after a late reading."""
-        assert session.tariff_id is not None
-        stored = await self.store.readings(session.id) if session.id is not None else []
-        session.last_reading, session.cost_so_far = _fold(
-            None, Decimal(0), [billing.Reading(s.timestamp, s.register_wh) for s in stored
-                               if s.register_wh is not None],
-            await self.store.tariff(session.tariff_id))
+        Once rated, the cost is kept from reading to reading at a few comparisons each;
+        it is rated from all the session's readings (this event's too) only when it is
+        due or watched and not kept: for a session just bound or loaded, or after a
+        reading older than the newest (an offline replay), which changes what was rated.
+        """
+        readings = sorted((billing.Reading(s.timestamp, s.register_wh) for s in samples
+                           if s.register_wh is not None), key=itemgetter(0))
+        if not readings:
+            return None
+        newest = readings[-1].timestamp
+        due = session.cost_due is None or newest >= session.cost_due
+        running = session.running_cost
+        if running is not None and not all([running.add(r) for r in readings]):
+            running = None
+        if running is None and (due or self.bus.listened):
+            assert session.id is not None and session.tariff_id is not None
+            running = billing.RunningCost.rated(
+                await self.store.tariff(session.tariff_id),
+                [billing.Reading(s.timestamp, s.register_wh)
+                 for s in await self.store.readings(session.id) if s.register_wh is not None])
+        session.running_cost = running
+        if not due or running is None:
+            return None
+        session.cost_due = min(newest + COST_UPDATE_EVERY, running.tariff.span_at(newest).end)
+        return money(running.total)
 
     def _publish_transaction(self, session: Session, event: TxEvent) -> None:
         if not self.bus.listened:
@@ -249,7 +281,8 @@ class CentralServices:
             power_w=sample.power_w if sample else None,
             energy_wh=energy,
             cost=str(session.cost_total) if session.cost_total is not None
-            else str(money(session.cost_so_far)) if session.cost_so_far is not None else None,
+            else str(money(session.running_cost.total)) if session.running_cost is not None
+            else None,
             departure=to_wire(session.departure) if session.departure else None,
             dr_windows=session.dr_windows)
 
@@ -275,21 +308,30 @@ class CentralServices:
             session.stopped_reason = event.stopped_reason
             if session.status == "active":
                 session.status = "ended"
-        if not event.identifiers or session.id_token is not None:
+        if not event.identifiers:
             return None, changed
+        # Every event with an idToken is answered with that token's status (OCPP E03); the
+        # first accepted one binds the payer, which no later token changes.
         decision, premise = await self._decide(event.station_id, event.identifiers)
+        result = await self._result(decision)
+        if session.bound:
+            return result, changed
+        if isinstance(decision, Refusal):
+            if session.status != "refused":
+                self._publish_refusal(event.station_id, decision, event.identifiers)
+            _refuse(session, decision, event.identifiers, premise)
+            return result, True
         session.id_token = event.identifiers[0].id_token
         session.premise_id = premise.id
-        if isinstance(decision, Refusal):
-            session.status = "refused"
-            session.refusal = decision.reason
-        else:
-            session.pev_id = decision.pev.id
-            session.payer_account = decision.payer_account
-            session.scenario = decision.scenario
-            session.payer_rule = decision.rule
-            session.tariff_id = decision.tariff_id
-        return await self._result(decision), True
+        session.pev_id = decision.pev.id
+        session.payer_account = decision.payer_account
+        session.scenario = decision.scenario
+        session.payer_rule = decision.rule
+        session.tariff_id = decision.tariff_id
+        if session.status == "refused":  # an earlier token was refused, this one is not
+            session.status = "ended" if session.ended_at is not None else "active"
+            session.refusal = None
+        return result, True
 
     async def _bill(self, session: Session) -> None:
         assert session.id is not None
@@ -369,16 +411,15 @@ class CentralServices:
                 program.economy, caps=planner.premise_caps(premise.service_limit_w, others),
                 overlays=[demand.cap(e, station_id, power) for e in events],
                 delay_s=randomized_delay(session, program.randomized_delay_s))
-            rate = await self.store.tariff(session.tariff_id)
-            profiles = [build_charging_profile(
-                session.id, session.transaction_id, result.schedule,
-                rate.segments(result.schedule.start, result.departure))]
             session.energy_requested_wh = result.requested_wh
             session.energy_available_wh = result.available_wh
             session.departure = result.departure
+            session.ev_voltage_v, session.ev_phases = request.ev_voltage_v, request.phases
             session.schedule = {"start": to_wire(result.schedule.start),
                                 "periods": [list(p) for p in result.schedule.periods]}
-            profiles += [self._overlay(session, event) for event in events]
+            for event in events:
+                session.dr_windows[str(event.id)] = self._window(session, event)
+            profiles = await self._given_profiles(session, events)
             await self.store.save_session(session)
         log.info("energy plan", extra={"station": station_id, "transaction":
                                        session.transaction_id, "requested_wh":
@@ -392,15 +433,48 @@ class CentralServices:
         now = self.clock.now()
         return [e for e in await self.store.dr_events() if e.ends > now]
 
-    def _overlay(self, session: Session, event: demand.DrEvent) -> dict[str, Any]:
-        """The event's overlay profile for a planned session; noted on the session."""
-        assert session.id is not None
-        begin, end, limits = demand.overlay(event, session.station_id, schedule_of(session))
-        session.dr_windows[str(event.id)] = {"from": to_wire(begin), "to": to_wire(end)}
-        return build_charging_profile(demand.overlay_id(event, session.id),
-                                      session.transaction_id, limits,
-                                      stack_level=demand.DR_STACK_LEVEL, valid_from=begin,
-                                      valid_to=end)
+    async def _given_profiles(self, session: Session, events: list[demand.DrEvent],
+                              ) -> list[dict[str, Any]]:
+        """The profiles the central gives a planned session, in the order they are sent:
+        an overlay for each of these DR events, then its normal TxProfile (with the rate's
+        price levels), last, as a station reports the EV's own plan when it gets that one
+        (NotifyEVChargingSchedule), by then under every limit the plan is held to."""
+        assert session.id is not None and session.tariff_id is not None
+        normal = schedule_of(session)
+        assert session.departure is not None
+        rate = await self.store.tariff(session.tariff_id)
+        return [*(_overlay_profile(session, event) for event in events),
+                build_charging_profile(session.id, session.transaction_id, normal,
+                                       rate.segments(normal.start, session.departure))]
+
+    @staticmethod
+    def _window(session: Session, event: demand.DrEvent) -> dict[str, str]:
+        """The event's window at the session's station, as the session keeps it."""
+        begin, end = demand.window(event, session.station_id)
+        return {"from": to_wire(begin), "to": to_wire(end)}
+
+    async def check_ev_plan(self, station_id: str, evse_id: int,
+                            plan: planner.EvPlan) -> PlanCheck:
+        """Whether the EV's own plan keeps to the limits the central gave its session
+        (OCPP K15.FR.12); when it does not, the profiles to give it again."""
+        session = await self.store.live_session(station_id, evse_id)
+        if session is None or session.schedule is None:
+            return PlanCheck(False, "NoSchedule", "the central gave this EVSE no schedule")
+        events = [e for e in await self.active_dr_events() if str(e.id) in session.dr_windows]
+        profiles = await self._given_profiles(session, events)
+        given = ProfileStack()
+        for profile in profiles:
+            given.install(installed_profile(profile))
+        excess = planner.first_excess(given, plan, session.ev_voltage_v or NOMINAL_VOLTAGE_V,
+                                      session.ev_phases)
+        if excess is None:
+            return PlanCheck(True)
+        at, planned_w, allowed_w = excess
+        log.warning("EV plan exceeds the schedule", extra={
+            "station": station_id, "transaction": session.transaction_id, "at": to_wire(at),
+            "planned_w": planned_w, "allowed_w": allowed_w})
+        return PlanCheck(False, "ExceedsLimits", f"the EV plans {planned_w} W at "
+                         f"{to_wire(at)}, above the {allowed_w} W it was given", profiles)
 
     async def dr_overlays(self, event: demand.DrEvent,
                           ) -> list[tuple[str, int, dict[str, Any]]]:
@@ -410,8 +484,9 @@ class CentralServices:
             for session in await self.store.live_sessions():
                 if session.schedule and session.premise_id and \
                         demand.applies_to(event, session.station_id, session.premise_id):
+                    session.dr_windows[str(event.id)] = self._window(session, event)
                     overlays.append((session.station_id, session.evse_id or 1,
-                                     self._overlay(session, event)))
+                                     _overlay_profile(session, event)))
                     await self.store.save_session(session)
         log.info("DR event applied", extra={"event": event.id, "scope": event.scope,
                                             "sessions": len(overlays)})
@@ -440,6 +515,16 @@ class CentralServices:
         return cleared
 
 
+def _refuse(session: Session, refusal: Refusal, identifiers: tuple[Identifier, ...],
+            premise: Premise) -> None:
+    """The session's binding refused: kept with the PEV presented, never billed."""
+    session.status = "refused"
+    session.refusal = refusal.reason
+    session.id_token = identifiers[0].id_token
+    session.pev_id = refusal.pev_id or identifiers[0].id_token
+    session.premise_id = premise.id
+
+
 def _flag(session: Session, problem: str) -> bool:
     """Note a problem with the session's data; False if it was noted before."""
     if problem in session.problems:
@@ -451,20 +536,13 @@ def _flag(session: Session, problem: str) -> bool:
     return True
 
 
-def _fold(last: billing.Reading | None, cost: Decimal | None,
-          readings: list[billing.Reading], tariff: Tariff | None,
-          ) -> tuple[billing.Reading | None, Decimal | None]:
-    """The newest reading and the live cost after `readings` (in time order), from the
-    newest reading and cost before them; no cost without a tariff (not yet bound). The
-    intervals are those the bill rates, two readings at one instant included."""
-    for reading in readings:
-        if last is not None:
-            if reading.timestamp < last.timestamp:
-                continue  # older than the newest: the caller rates the view again
-            if cost is not None and tariff is not None:
-                cost += billing.interval_cost(last, reading, tariff)
-        last = reading
-    return last, cost
+def _overlay_profile(session: Session, event: demand.DrEvent) -> dict[str, Any]:
+    """A DR event's overlay on a planned session's normal schedule, as a profile."""
+    assert session.id is not None
+    begin, end, limits = demand.overlay(event, session.station_id, schedule_of(session))
+    return build_charging_profile(demand.overlay_id(event, session.id), session.transaction_id,
+                                  limits, stack_level=demand.DR_STACK_LEVEL, valid_from=begin,
+                                  valid_to=end)
 
 
 def schedule_of(session: Session) -> Schedule:

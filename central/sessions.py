@@ -7,10 +7,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from central.billing import Reading
+from central.billing import Reading, RunningCost
 
 SCENARIOS = ("L1", "L2-A", "L2-B")
-LIVE_VIEW = ("last_reading", "cost_so_far")  # Session fields that are not stored
+LIVE_VIEW = ("last_reading", "running_cost", "cost_due")  # Session fields not stored
 
 
 class SessionLine(NamedTuple):
@@ -53,6 +53,8 @@ class Session:
     energy_available_wh: int | None = None
     departure: datetime | None = None
     schedule: dict[str, Any] | None = None
+    ev_voltage_v: int | None = None  # from the EV's charging needs: to read a plan in A
+    ev_phases: int = 1
     # metering and the bill
     begin_register_wh: int | None = None
     end_register_wh: int | None = None
@@ -70,12 +72,13 @@ class Session:
     # data the station sent that was kept but not trusted (a register that went back, a
     # timestamp far in the future): flagged for the billing team, never billed on
     problems: list[str] = field(default_factory=list)
-    # The live view, not part of the stored record: both follow from the session's
-    # readings (the store reads the newest with the record; the cost is rated again when a
-    # live session is loaded), so a meter value, nearly every event, rewrites no record.
-    # The bill proper is rated from all readings when the session ends.
-    last_reading: Reading | None = None  # the newest EUMD reading
-    cost_so_far: Decimal | None = None  # exact, not rounded; None until rated
+    # The live view, not part of the stored record: it follows from the session's
+    # readings (the store reads the newest with the record; the cost is rated again when
+    # it is needed for a session loaded), so a meter value, nearly every event, rewrites
+    # no record. The bill proper is rated from all readings when the session ends.
+    last_reading: Reading | None = None  # the newest EUMD reading, as read with the record
+    running_cost: RunningCost | None = None  # None until rated
+    cost_due: datetime | None = None  # when the station is next shown the cost so far
 
     @property
     def bound(self) -> bool:

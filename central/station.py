@@ -17,7 +17,9 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Coroutine
+from collections import defaultdict
+from collections.abc import Callable, Coroutine
+from decimal import Decimal
 from typing import Any
 
 from ocpp.charge_point import _raise_key_error
@@ -34,7 +36,9 @@ from ocpp.v201.enums import Action
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from central.planner import EnergyRequest
+from central.certificates import CsrRefused
+from central.device_reports import KINDS as REPORT_ACTIONS
+from central.planner import EnergyRequest, EvPlan
 from central.ratelimit import RateLimit, TokenBucket
 from central.registry import Identifier
 from central.services import AuthorizationResult, CentralServices, TxEvent
@@ -48,6 +52,7 @@ from shared.validation import validate
 log = logging.getLogger("central.station")
 
 HEARTBEAT_INTERVAL_S = 300
+RESENDS_PER_TRANSACTION = 3  # the limits sent again after an EV plan that broke them
 STORAGE_UNAVAILABLE = 1011  # close code: try again later, nothing was kept
 THROTTLE_LOG_EVERY_S = 10.0
 VENDOR_ID = "pev-grid"
@@ -67,7 +72,12 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
         self._throttle_logged_at = -THROTTLE_LOG_EVERY_S
         self._connection: ServerConnection = connection
         self._profiles: dict[int, list[dict[str, Any]]] = {}  # planned, waiting to be sent
+        self._resends: defaultdict[int, int] = defaultdict(int)  # by EVSE, since planned
         self._after_tasks: set[asyncio.Task[Any]] = set()
+        self._signed_chain: str | None = None  # signed, to send once the answer has gone
+        self._costs_due: dict[str, Decimal] = {}  # transaction -> cost so far, to show
+        self._shows_cost = True  # until the station refuses a CostUpdated
+        self._cost_lock = asyncio.Lock()
 
     async def close(self, reason: str) -> None:
         await self._connection.close(1000, reason)
@@ -176,7 +186,7 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
 
     @on(Action.status_notification)
     async def on_status_notification(self, payload: Payload) -> Payload:
-        await self.services.connector_status(
+        await self.services.records.connector_status(
             self.id, payload["evseId"], payload["connectorId"], payload["connectorStatus"],
             parse_timestamp(payload["timestamp"]))
         return {}
@@ -205,17 +215,39 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
         response: Payload = {}
         if reply.total_cost is not None:  # the Ended's
             response["totalCost"] = float(reply.total_cost)
-        if reply.authorization is not None:  # the event that bound the payer
+        if reply.authorization is not None:  # the event carried an idToken
             response["idTokenInfo"] = _id_token_info(reply.authorization)
+        if reply.running_cost is not None and self._shows_cost:
+            self._costs_due[info["transactionId"]] = reply.running_cost
         return response
 
     @after(Action.transaction_event)
-    def ask_about_gaps(self, payload: Payload) -> Coroutine[Any, Any, None] | None:
-        """An Ended with seqNos missing: ask whether the station still has them queued.
-        (Every other event, nearly all of them, costs no task.)"""
+    def after_transaction_event(self, payload: Payload) -> Coroutine[Any, Any, None] | None:
+        """The cost so far, when one is due, goes to the station (CostUpdated, OCPP I02);
+        an Ended with seqNos missing asks whether the station still has them queued.
+        (Nearly every event needs neither, and costs no task.)"""
+        transaction_id = payload["transactionInfo"]["transactionId"]
+        if self._costs_due and transaction_id in self._costs_due:
+            return self._show_cost(transaction_id, self._costs_due.pop(transaction_id))
         if payload["eventType"] != "Ended":
             return None
-        return self._ask_about_gaps(payload["transactionInfo"]["transactionId"])
+        return self._ask_about_gaps(transaction_id)
+
+    async def _show_cost(self, transaction_id: str, cost: Decimal) -> None:
+        async with self._cost_lock:  # one at a time: a refusal stops those queued behind
+            if not self._shows_cost:
+                return
+            try:
+                await self.call(call.CostUpdated(total_cost=float(cost),
+                                                 transaction_id=transaction_id),
+                                suppress=False)
+            except OCPPError as error:  # no display, or no CostUpdated: not asked again
+                self._shows_cost = False
+                log.info("station shows no running cost", extra={
+                    "station": self.id, "error": type(error).__name__})
+            except (TimeoutError, ConnectionClosed) as error:
+                log.warning("CostUpdated not answered", extra={"station": self.id,
+                                                               "error": str(error)})
 
     async def _ask_about_gaps(self, transaction_id: str) -> None:
         if not await self.services.incomplete(self.id, transaction_id):
@@ -243,6 +275,7 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
             return {"status": "Rejected", "statusInfo": {
                 "reasonCode": "NoTransaction", "additionalInfo": "no bound PEV at this EVSE"}}
         self._profiles[evse_id] = negotiation.profiles
+        self._resends[evse_id] = 0
         plan = negotiation.plan
         # The PEV is told how much it will get and why, in the message's own extension
         # point (customData), as 2.0.1 has no field for the energy available.
@@ -278,20 +311,111 @@ class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is unt
         return status
 
     @on(Action.notify_ev_charging_schedule)
-    async def on_notify_ev_charging_schedule(
-        self, payload: Payload) -> Payload:
-        log.info("EV charging schedule", extra={
-            "station": self.id, "evse": payload["evseId"], "time_base": payload["timeBase"],
-            "periods": len(payload["chargingSchedule"].get("chargingSchedulePeriod", []))})
+    async def on_notify_ev_charging_schedule(self, payload: Payload) -> Payload:
+        """The EV's own plan: Rejected if it breaks the limits it was given (K15.FR.12),
+        which are then sent again (a station that keeps sending such plans gets them
+        again at most RESENDS_PER_TRANSACTION times)."""
+        evse_id, schedule = payload["evseId"], payload["chargingSchedule"]
+        check = await self.services.check_ev_plan(self.id, evse_id, EvPlan(
+            parse_timestamp(payload["timeBase"]), schedule["chargingRateUnit"],
+            tuple((p["startPeriod"], p["limit"], p.get("numberPhases"))
+                  for p in schedule["chargingSchedulePeriod"])))
+        if check.within:
+            return {"status": "Accepted"}
+        if check.resend and self._resends[evse_id] < RESENDS_PER_TRANSACTION:
+            self._resends[evse_id] += 1
+            self._profiles[evse_id] = check.resend
+        return {"status": "Rejected", "statusInfo": {"reasonCode": check.reason_code,
+                                                     "additionalInfo": check.reason[:512]}}
+
+    @after(Action.notify_ev_charging_schedule)
+    async def send_profiles_again(self, payload: Payload) -> None:
+        await self.send_planned_profiles(payload)
+
+    # --- certificates and vendor messages ---------------------------------------------
+
+    @on(Action.get_15118_ev_certificate)
+    async def on_get_15118_ev_certificate(self, payload: Payload) -> Payload:
+        """ISO 15118 contract certificates come from a mobility operator's certificate
+        pool, which this central is not connected to (Plug & Charge: not offered)."""
+        return {"status": "Failed", "exiResponse": "", "statusInfo": {
+            "reasonCode": "NotSupported",
+            "additionalInfo": "this central has no ISO 15118 contract certificate pool"}}
+
+    @on(Action.get_certificate_status)
+    async def on_get_certificate_status(self, payload: Payload) -> Payload:
+        return {"status": "Failed", "statusInfo": {
+            "reasonCode": "NotSupported",
+            "additionalInfo": "this central has no OCSP responder to ask"}}
+
+    @on(Action.sign_certificate)
+    async def on_sign_certificate(self, payload: Payload) -> Payload:
+        try:
+            self._signed_chain = self.services.sign_certificate(
+                self.id, payload["csr"], payload.get("certificateType"))
+        except CsrRefused as refused:
+            log.warning("certificate signing refused", extra={"station": self.id,
+                                                              "reason": str(refused)})
+            return {"status": "Rejected", "statusInfo": {
+                "reasonCode": "InvalidCSR", "additionalInfo": str(refused)[:512]}}
         return {"status": "Accepted"}
+
+    @after(Action.sign_certificate)
+    def send_signed_certificate(self, payload: Payload) -> Coroutine[Any, Any, None] | None:
+        chain, self._signed_chain = self._signed_chain, None
+        return self._send_certificate(chain) if chain is not None else None
+
+    async def _send_certificate(self, chain: str) -> None:
+        try:
+            answer = await self.call(call.CertificateSigned(
+                certificate_chain=chain, certificate_type="ChargingStationCertificate"),
+                suppress=False)
+        except (OCPPError, TimeoutError, ConnectionClosed) as error:
+            log.warning("CertificateSigned not answered", extra={"station": self.id,
+                                                                 "error": str(error)})
+            return
+        log.info("CertificateSigned answered", extra={"station": self.id,
+                                                      "status": answer.status})
+
+    @on(Action.data_transfer)
+    async def on_data_transfer(self, payload: Payload) -> Payload:
+        """Kept; the central defines no vendor messages of its own in 2.0.1 (OCPP P01:
+        an unknown vendor is UnknownVendorId, never a CALLERROR)."""
+        await self.services.records.keep(self.id, "DataTransfer", payload)
+        if payload["vendorId"] != VENDOR_ID:
+            return {"status": "UnknownVendorId"}
+        return {"status": "UnknownMessageId"}
+
+
+# Messages whose content the central keeps as sent, answered with an empty response.
+KEPT = ("NotifyEvent", "SecurityEventNotification", "FirmwareStatusNotification",
+        "PublishFirmwareStatusNotification", "LogStatusNotification", "NotifyChargingLimit",
+        "ClearedChargingLimit", "ReportChargingProfiles", "ReservationStatusUpdate",
+        "NotifyDisplayMessages", "MeterValues")
+
+
+def _kept(action: str) -> Callable[[StationLink, Payload], Coroutine[Any, Any, Payload]]:
+    async def keep(link: StationLink, payload: Payload) -> Payload:
+        await link.services.records.keep(link.id, action, payload)
+        return {}
+    return keep
+
+
+def _reported(action: str) -> Callable[[StationLink, Payload], Coroutine[Any, Any, Payload]]:
+    async def report_part(link: StationLink, payload: Payload) -> Payload:
+        await link.services.records.report_part(link.id, action, payload)
+        return {}
+    return report_part
 
 
 # action -> {"_on_action": function, "_after_action": function}, called with the link: the
 # methods themselves, not the package's pass-through wrappers (each repacks the arguments)
 ROUTES: dict[str, dict[str, Any]] = {
-    action: {key: inspect.unwrap(value) if callable(value) else value
-             for key, value in route.items()}
-    for action, route in create_route_map(StationLink).items()}
+    **{action: {"_on_action": _kept(action)} for action in KEPT},
+    **{action: {"_on_action": _reported(action)} for action in REPORT_ACTIONS},
+    **{action: {key: inspect.unwrap(value) if callable(value) else value
+                for key, value in route.items()}
+       for action, route in create_route_map(StationLink).items()}}
 
 
 def _identifiers(id_token: Payload) -> tuple[Identifier, ...]:
@@ -320,8 +444,10 @@ def _energy_request(needs: Payload) -> EnergyRequest:
         phases = PHASES.get(needs.get("requestedEnergyTransfer", ""), 1)
         return EnergyRequest(int(ac["energyAmount"]),
                              parse_timestamp(departure) if departure else None,
-                             ac_power_w(ac["evMaxCurrent"], ac["evMaxVoltage"], phases))
+                             ac_power_w(ac["evMaxCurrent"], ac["evMaxVoltage"], phases),
+                             ac["evMaxVoltage"], phases)
     energy = dc.get("energyAmount") if dc else None
     max_power = dc.get("evMaxPower") if dc else None
     return EnergyRequest(int(energy or 0), parse_timestamp(departure) if departure else None,
-                         int(max_power) if max_power is not None else None)
+                         int(max_power) if max_power is not None else None,
+                         int(dc["evMaxVoltage"]) if dc else None)

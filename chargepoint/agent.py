@@ -9,6 +9,7 @@ import base64
 import contextlib
 import logging
 import ssl
+from decimal import Decimal
 from typing import Any
 
 import websockets
@@ -100,6 +101,14 @@ class StationClient(ChargePoint):  # type: ignore[misc]  # the ocpp package is u
             session.apply_profile(charging_profile)
         return call_result.SetChargingProfile(status="Accepted" if accepted else "Rejected")
 
+    @on(Action.cost_updated)
+    def on_cost_updated(self, total_cost: float, transaction_id: str,
+                        **_: Any) -> call_result.CostUpdated:
+        session = self.agent.session
+        if session is not None and session.transaction_id == transaction_id:
+            session.show_cost(Decimal(str(total_cost)))
+        return call_result.CostUpdated()
+
     @on(Action.request_stop_transaction)
     def on_request_stop_transaction(self, transaction_id: str,
                                     **_: Any) -> call_result.RequestStopTransaction:
@@ -133,11 +142,15 @@ class StationClient(ChargePoint):  # type: ignore[misc]  # the ocpp package is u
         if session is None or charging_profile.get("stack_level") != 0 or \
                 charging_profile.get("transaction_id") != session.transaction_id:
             return  # the PEV's plan answers its normal schedule, not each DR overlay
-        schedule = session.ev_charging_schedule(charging_profile)
+        schedule = session.ev_charging_schedule()
         with contextlib.suppress(OCPPError, TimeoutError, ConnectionClosed):
-            await self.call(call.NotifyEVChargingSchedule(
+            answer = await self.call(call.NotifyEVChargingSchedule(
                 time_base=schedule["start_schedule"], charging_schedule=schedule,
                 evse_id=evse_id), suppress=False)
+            log_fn = log.info if answer.status == "Accepted" else log.warning
+            log_fn("EV schedule answered", extra={"status": answer.status,
+                                                  "reason": (answer.status_info or {}).get(
+                                                      "additional_info")})
 
 
 class Agent:

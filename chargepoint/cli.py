@@ -281,7 +281,9 @@ async def _charge(args: argparse.Namespace, agent: Agent, connection: asyncio.Ta
 def _summary(result: SessionResult) -> dict[str, Any]:
     return {"transaction_id": result.transaction_id, "accepted": result.accepted,
             "energy_wh": result.energy_wh, "message": result.message,
-            "total_cost": str(result.total_cost) if result.total_cost is not None else None}
+            "total_cost": str(result.total_cost) if result.total_cost is not None else None,
+            "running_cost": str(result.running_cost) if result.running_cost is not None
+            else None, "cost_updates": result.cost_updates}
 
 
 async def run_fleet(args: argparse.Namespace) -> int:

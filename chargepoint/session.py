@@ -57,6 +57,8 @@ class SessionResult:
     energy_wh: int  # EUMD register delta
     total_cost: Decimal | None
     message: str
+    running_cost: Decimal | None = None  # the last cost so far the central showed
+    cost_updates: int = 0  # how many times it did
 
 
 class ChargingSession:
@@ -84,6 +86,8 @@ class ChargingSession:
         self._authorized = False
         self._resumed = False
         self._ended = False
+        self._running_cost: Decimal | None = None
+        self._cost_updates = 0
 
     @property
     def ongoing(self) -> bool:
@@ -163,6 +167,13 @@ class ChargingSession:
             "price_levels": _price_levels(profile)})
         return True
 
+    def show_cost(self, total_cost: Decimal) -> None:
+        """The central's cost so far (CostUpdated), as the station's display shows it."""
+        self._running_cost = total_cost
+        self._cost_updates += 1
+        log.info("running cost", extra={"transaction": self.transaction_id,
+                                        "total_cost": str(total_cost)})
+
     def request_stop(self) -> bool:
         """The central asked to stop; False if the session is not charging any more."""
         if self._stop.is_set() or self._metered_until is None:
@@ -182,14 +193,22 @@ class ChargingSession:
         """From now on the equipment charges under the profiles as they are now."""
         self.evse.follow(self.profiles.copy(), self.clock.now())
 
-    def ev_charging_schedule(self, profile: dict[str, Any]) -> dict[str, Any]:
-        """What the PEV plans to draw under a profile: its schedule capped at the PEV max."""
-        schedule = installed_profile(profile).schedule
-        return {"id": 1, "start_schedule": to_wire(schedule.start),
-                "charging_rate_unit": "W",
-                "charging_schedule_period": [
-                    {"start_period": offset, "limit": min(limit, self.pev.max_power_w)}
-                    for offset, limit in schedule.periods]}
+    def ev_charging_schedule(self) -> dict[str, Any]:
+        """What the PEV plans to draw from now to its departure: the limits of the profiles
+        installed now, composed as the station applies them (a DR overlay too), capped at
+        the PEV's maximum; nothing from its departure on."""
+        now = self.clock.now().replace(microsecond=0)
+        periods: list[tuple[int, int]] = []
+        for left, _right, limit in self.profiles.pieces(now, max(now, self.departure)):
+            drawn = min(limit, self.pev.max_power_w)
+            if not periods or periods[-1][1] != drawn:
+                periods.append((int((left - now).total_seconds()), drawn))
+        departs = int((self.departure - now).total_seconds())
+        if departs > 0 and periods[-1][1] != 0:
+            periods.append((departs, 0))
+        return {"id": 1, "start_schedule": to_wire(now), "charging_rate_unit": "W",
+                "charging_schedule_period": [{"start_period": offset, "limit": limit}
+                                             for offset, limit in periods or [(0, 0)]]}
 
     # --- the session ------------------------------------------------------------------
 
@@ -268,7 +287,8 @@ class ChargingSession:
         log.info("session ended", extra={"transaction": self.transaction_id,
                                          "energy_wh": energy, "total_cost": _cost(ended),
                                          "state_of_charge": round(self.pev.state_of_charge, 3)})
-        return SessionResult(self.transaction_id, True, energy, _cost(ended), self._message)
+        return SessionResult(self.transaction_id, True, energy, _cost(ended), self._message,
+                             self._running_cost, self._cost_updates)
 
     async def _meter_until_departure(self) -> None:
         assert self._metered_until is not None

@@ -126,6 +126,10 @@ class Tariff:
         span = self._span_around(start)
         return span if start < end <= span.end else None
 
+    def span_at(self, moment: datetime) -> Segment:
+        """The span of one period (up to midnight at most) that holds `moment`."""
+        return self._span_around(require_utc(moment))
+
     def _boundaries(self, start: datetime, end: datetime) -> Iterator[datetime]:
         """Every local period start (and midnight) around the span, as UTC instants."""
         day = start.astimezone(self.timezone).date() - timedelta(days=1)

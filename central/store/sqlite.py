@@ -24,6 +24,7 @@ import orjson
 
 from central.billing import Reading
 from central.demand import DrEvent
+from central.device_reports import ReportPart
 from central.registry import (
     ENTRY_KINDS,
     Account,
@@ -98,6 +99,14 @@ CREATE TABLE IF NOT EXISTS dr_events (
     limit_w INTEGER, reduce_pct INTEGER, randomize_s INTEGER NOT NULL,
     cancel_requested INTEGER NOT NULL DEFAULT 0, cancelled_at TEXT,
     changed_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS station_messages (
+    id INTEGER PRIMARY KEY, station_id TEXT NOT NULL, received_at TEXT NOT NULL,
+    action TEXT NOT NULL, payload TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS report_parts (
+    station_id TEXT NOT NULL, action TEXT NOT NULL, request_id INTEGER NOT NULL,
+    seq_no INTEGER NOT NULL, tbc INTEGER NOT NULL, generated_at TEXT NOT NULL,
+    received_at TEXT NOT NULL, payload TEXT NOT NULL,
+    PRIMARY KEY (station_id, action, request_id, seq_no));
 """
 
 # After _migrate: they may index columns an earlier version did not have.
@@ -108,6 +117,7 @@ CREATE INDEX IF NOT EXISTS meter_readings_session ON meter_readings (session_id,
 CREATE INDEX IF NOT EXISTS pev_identifiers_pev ON pev_identifiers (pev_id);
 CREATE INDEX IF NOT EXISTS sessions_live_by_premise ON sessions (premise_id)
     WHERE status = 'active';
+CREATE INDEX IF NOT EXISTS station_messages_by_station ON station_messages (station_id);
 """
 
 
@@ -648,6 +658,62 @@ class SqliteStore:
                 "connectors": {k: {"status": v["status"], "at": _wire(v["at"])}
                                for k, v in json.loads(row["connectors"]).items()}}
 
+    # --- what stations report ---------------------------------------------------------
+
+    async def add_station_message(self, station_id: str, action: str, received_at: datetime,
+                                  payload: dict[str, Any]) -> int:
+        """Keep one message a station sent (an event, a status, a security event ...)."""
+        async with self.unit():
+            cursor = await self._write(
+                "INSERT INTO station_messages (station_id, received_at, action, payload) "
+                "VALUES (?, ?, ?, ?)", (station_id, to_storage(received_at), action,
+                                        _json(payload)))
+            message_id = cursor.lastrowid  # now: other units use the cursor while this commits
+        assert message_id is not None
+        return message_id
+
+    async def station_messages(self, station_id: str, actions: Sequence[str] = (),
+                               limit: int = 100, before: int | None = None,
+                               ) -> list[dict[str, Any]]:
+        """The station's kept messages, newest first: id, received_at, action, payload."""
+        wanted = f" AND action IN ({', '.join('?' for _ in actions)})" if actions else ""
+        rows = await self._all(
+            f"SELECT * FROM station_messages WHERE station_id = ?{wanted} AND id < ? "
+            "ORDER BY id DESC LIMIT ?", station_id, *actions,
+            before if before is not None else 2**63 - 1, limit)
+        return [{"id": r["id"], "received_at": wire_from_storage(r["received_at"]),
+                 "action": r["action"], "payload": json.loads(r["payload"])} for r in rows]
+
+    async def add_report_part(self, station_id: str, action: str, part: ReportPart,
+                              received_at: datetime) -> list[ReportPart]:
+        """Keep one part of a multi-part report; returns every part of its report so far,
+        in seqNo order. A part 0 for a request id that has parts starts a new report: a
+        station's request ids repeat (they are the central's, and it restarts)."""
+        key = (station_id, action, part.request_id)
+        async with self.unit():
+            if part.seq_no == 0:
+                await self._write("DELETE FROM report_parts WHERE station_id = ? AND action = ? "
+                                  "AND request_id = ?", key)
+            await self._write(
+                "INSERT INTO report_parts VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE "
+                "SET tbc = excluded.tbc, generated_at = excluded.generated_at, "
+                "received_at = excluded.received_at, payload = excluded.payload",
+                (*key, part.seq_no, int(part.tbc), to_storage(part.generated_at),
+                 to_storage(received_at), _json(part.payload)))
+            rows = await self._all(
+                "SELECT * FROM report_parts WHERE station_id = ? AND action = ? AND "
+                "request_id = ? ORDER BY seq_no", *key)
+        return [_report_part(row) for row in rows]
+
+    async def report_parts(self, station_id: str, action: str | None = None,
+                           request_id: int | None = None) -> list[tuple[str, ReportPart]]:
+        """(action, part) of the station's reports, by action, request id and seqNo."""
+        rows = await self._all(
+            "SELECT * FROM report_parts WHERE station_id = ? AND (? IS NULL OR action = ?) "
+            "AND (? IS NULL OR request_id = ?) ORDER BY action, request_id, seq_no",
+            station_id, action, action, request_id, request_id)
+        return [(row["action"], _report_part(row)) for row in rows]
+
     # --- transactions (call inside unit()) ---------------------------------------------
 
     async def event_reply(self, station_id: str, transaction_id: str,
@@ -767,6 +833,13 @@ class SqliteStore:
             if session.evse_id in (None, evse_id):
                 return self._as_read(session)
         return None
+
+    async def awaiting_binding(self, station_id: str) -> Session | None:
+        """The station's newest live session that no PEV is bound to yet."""
+        row = await self._one(
+            f"SELECT {_SESSION} FROM sessions s WHERE station_id = ? AND status = 'active' "
+            "AND payer_account IS NULL ORDER BY id DESC LIMIT 1", station_id)
+        return self._as_read(_session(row)) if row else None
 
     async def save_session(self, session: Session) -> Session:
         record = _session_data(session)
@@ -993,6 +1066,11 @@ def _row(kind: str, e: Any) -> tuple[Any, ...]:
             to_storage(e.valid_until) if e.valid_until else None, e.group_id)
 
 
+def _report_part(row: sqlite3.Row) -> ReportPart:
+    return ReportPart(row["request_id"], row["seq_no"], bool(row["tbc"]),
+                      parse_timestamp(row["generated_at"]), json.loads(row["payload"]))
+
+
 def _program(row: sqlite3.Row) -> Program:
     return Program(row["id"], row["name"], row["tariff_id"], bool(row["economy"]),
                    row["max_power_w"], row["randomized_delay_s"])
@@ -1073,7 +1151,7 @@ _SESSION = ("s.id, s.data, (SELECT json_array(r.timestamp, r.register_wh) FROM m
 
 def _session(row: sqlite3.Row) -> Session:
     data = json.loads(row["data"])
-    for key in LIVE_VIEW:  # an earlier version kept them in the record, then stale
+    for key in ("last_reading", "cost_so_far"):  # an earlier version kept them, stale
         data.pop(key, None)
     for key in _TIME_FIELDS:
         if data[key] is not None:

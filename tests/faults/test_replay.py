@@ -6,7 +6,7 @@ import random
 from datetime import timedelta
 
 from tests.helpers import local
-from tests.integration.conftest import open_link, rpc
+from tests.integration.conftest import next_frame, open_link, rpc
 
 
 def transaction(transaction_id: str, pev: str, minutes: int = 90) -> list[list]:
@@ -46,7 +46,7 @@ async def send_all(central, station, events):
     asked = 0
     for n, payload in enumerate(events):
         await link.send(json.dumps([2, f"m{n}", "TransactionEvent", payload]))
-        while (message := json.loads(await link.recv()))[0] == 2:
+        while (message := await next_frame(link))[0] == 2:
             assert message[2] == "GetTransactionStatus"
             asked += 1
             await link.send(json.dumps([3, message[1], {"messagesInQueue": True}]))
@@ -80,7 +80,7 @@ async def test_an_incomplete_transaction_makes_the_central_ask_the_station(centr
     link = await open_link(central, "CP-1001")
     for n, payload in enumerate(events):
         assert (await rpc(link, "TransactionEvent", payload, f"g{n}"))[0] == 3
-    request = json.loads(await link.recv())  # the central's question, after the reply
+    request = await next_frame(link)  # the central's question, after the reply
     assert request[0] == 2 and request[2] == "GetTransactionStatus"
     assert request[3] == {"transactionId": "tx-gappy"}
     await link.send(json.dumps([3, request[1], {"messagesInQueue": False}]))

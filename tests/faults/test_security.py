@@ -11,8 +11,13 @@ from types import SimpleNamespace
 
 import pytest
 import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from websockets.exceptions import InvalidMessage, InvalidStatus
 
+from central.certificates import StationCa
 from central.store import SqliteStore
 from tests.faults.processes import start_central
 from tests.helpers import example_registry
@@ -54,6 +59,7 @@ def pki(tmp_path):
         return path
 
     files.ca = write("ca.pem", ca.cert_pem)
+    files.ca_key = write("ca.key", ca.private_key_pem)
     server = ca.issue_cert("127.0.0.1", "localhost")
     files.server_cert = write("server.pem", server.cert_chain_pems[0])
     files.server_key = write("server.key", server.private_key_pem)
@@ -135,6 +141,69 @@ async def test_a_profile_3_agent_charges_and_is_billed_over_mutual_tls(tmp_path,
         assert session.energy_wh == 2000 and session.complete
 
 
+def signing_request(station: str, key: ec.EllipticCurvePrivateKey) -> str:
+    csr = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([
+        x509.NameAttribute(NameOID.COMMON_NAME, station),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Example Charging")])).sign(
+        key, hashes.SHA256())
+    return csr.public_bytes(serialization.Encoding.PEM).decode()
+
+
+async def test_a_profile_3_station_renews_its_certificate_and_connects_with_the_new_one(
+        tmp_path, pki):
+    """OCPP A02: SignCertificate with a CSR, Accepted, then CertificateSigned with a chain
+    the utility's CA signed, which opens the station's next mutual-TLS connection."""
+    async with running_central(tmp_path, registry=registry_with_profiles(),
+                               tls=pki.server_tls,
+                               station_ca=StationCa.load(pki.ca, pki.ca_key)) as central:
+        key = ec.generate_private_key(ec.SECP256R1())
+        link = await open_link(central, "CP-1003", password="", tls=client_tls(pki, "CP-1003"))
+        reply = await rpc(link, "SignCertificate", {
+            "csr": signing_request("CP-1003", key),
+            "certificateType": "ChargingStationCertificate"})
+        assert reply[2] == {"status": "Accepted"}
+        _, message_id, action, signed = json.loads(await asyncio.wait_for(link.recv(), 5))
+        assert action == "CertificateSigned"
+        assert signed["certificateType"] == "ChargingStationCertificate"
+        await link.send(json.dumps([3, message_id, {"status": "Accepted"}]))
+        await link.close()
+
+        leaf, issuer = x509.load_pem_x509_certificates(signed["certificateChain"].encode())
+        assert issuer.public_bytes(serialization.Encoding.PEM) == pki.ca.read_bytes()
+        leaf.verify_directly_issued_by(issuer)
+        assert leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "CP-1003"
+        assert leaf.public_key() == key.public_key()
+        (tmp_path / "new.pem").write_text(signed["certificateChain"])
+        (tmp_path / "new.key").write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()))
+        renewed = ssl.create_default_context(cafile=str(pki.ca))
+        renewed.load_cert_chain(tmp_path / "new.pem", tmp_path / "new.key")
+        assert await answered(central, "CP-1003", password="", tls=renewed)
+
+
+@pytest.mark.parametrize(("csr_of", "certificate_type", "with_ca", "reason"), [
+    ("CP-1002", "ChargingStationCertificate", True, "common name must be this station"),
+    (None, "ChargingStationCertificate", True, "not a PEM certificate signing request"),
+    ("CP-1001", "V2GCertificate", True, "V2G PKI"),
+    ("CP-1001", "ChargingStationCertificate", False, "no CA to sign"),
+])
+async def test_a_signing_request_the_central_cannot_grant_is_rejected_with_why(
+        tmp_path, pki, csr_of, certificate_type, with_ca, reason):
+    csr = signing_request(csr_of, ec.generate_private_key(ec.SECP256R1())) if csr_of \
+        else "-----BEGIN CERTIFICATE REQUEST-----\nbm90IGEgQ1NS\n-----END CERTIFICATE REQUEST-----"
+    async with running_central(tmp_path, station_ca=StationCa.load(pki.ca, pki.ca_key)
+                               if with_ca else None) as central:
+        link = await open_link(central, "CP-1001")
+        reply = await rpc(link, "SignCertificate", {"csr": csr,
+                                                    "certificateType": certificate_type})
+        assert reply[2]["status"] == "Rejected"
+        assert reason in reply[2]["statusInfo"]["additionalInfo"]
+        with pytest.raises(TimeoutError):  # and no CertificateSigned follows
+            await asyncio.wait_for(link.recv(), 0.5)
+        await link.close()
+
+
 async def test_an_untrusted_central_certificate_is_refused_by_the_agent_with_exit_2(
         tmp_path, pki):
     async with running_central(tmp_path, registry=registry_with_profiles(),
@@ -181,6 +250,10 @@ async def test_no_password_token_or_key_appears_in_any_log(tmp_path, pki):
     (["--tls-ca", "ca.pem"], "need --tls-cert"),
     (["--tls-cert", "missing.pem", "--tls-key", "server.key"], "cannot load the TLS"),
     (["--tls-cert", "server.key", "--tls-key", "server.key"], "cannot load the TLS"),
+    (["--tls-cert", "server.pem", "--tls-key", "server.key", "--tls-ca-key", "ca.key"],
+     "--tls-ca-key needs --tls-ca"),
+    (["--tls-cert", "server.pem", "--tls-key", "server.key", "--tls-ca", "ca.pem",
+      "--tls-ca-key", "server.key"], "not the key of the CA certificate"),
 ])
 async def test_a_bad_tls_option_is_a_clear_exit_2(pki, options, message):
     code, _, err = await pev_central("serve", "--db", str(pki.dir / "central.db"),

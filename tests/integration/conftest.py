@@ -20,6 +20,7 @@ import pytest
 import websockets
 
 from central.api import create_app, start_api
+from central.certificates import StationCa
 from central.dispatch import DemandDispatcher
 from central.registry import Registry
 from central.router import CommandRouter
@@ -62,7 +63,8 @@ class Central:
 async def running_central(directory: Path, port: int = 0, speed: float = SPEED,
                           registry: Registry | None = None,
                           tls: ssl.SSLContext | None = None,
-                          start: datetime | None = None) -> AsyncIterator[Central]:
+                          start: datetime | None = None,
+                          station_ca: StationCa | None = None) -> AsyncIterator[Central]:
     """The central system in this event loop, its clock at `start` (default EVENING,
     20:00 on a winter evening)."""
     db = directory / "central.db"
@@ -70,7 +72,7 @@ async def running_central(directory: Path, port: int = 0, speed: float = SPEED,
     await store.import_registry(registry or example_registry())
     clock = Clock(speed, start=start or EVENING)
     router = CommandRouter()
-    services = CentralServices(store, clock, bus=router.bus)
+    services = CentralServices(store, clock, bus=router.bus, station_ca=station_ca)
     server = await OcppServer(services, router).serve("127.0.0.1", port, tls)
     port = server.sockets[0].getsockname()[1]
     dispatcher = asyncio.create_task(DemandDispatcher(services, router, poll_s=0.1).run())
@@ -208,4 +210,14 @@ async def open_link(central: Any, station: str = "CP-1001", *,
 async def rpc(link: websockets.ClientConnection, action: str, payload: Any,
               message_id: str = "m1") -> list[Any]:
     await link.send(json.dumps([2, message_id, action, payload]))
-    return json.loads(await asyncio.wait_for(link.recv(), 10))
+    return await next_frame(link)
+
+
+async def next_frame(link: websockets.ClientConnection) -> list[Any]:
+    """The next frame from the central, but for its running costs (CostUpdated), which
+    are answered and passed over: a raw client has no display to show them on."""
+    while True:
+        frame: list[Any] = json.loads(await asyncio.wait_for(link.recv(), 10))
+        if frame[:1] != [2] or frame[2] != "CostUpdated":
+            return frame
+        await link.send(json.dumps([3, frame[1], {}]))

@@ -137,11 +137,16 @@ async def test_request_stop_transaction_ends_a_live_session(api, tmp_path):
     assert session.stopped_reason == "Remote"
 
 
-async def test_commands_say_409_504_422_and_relay_the_station_answer(api):
+async def test_commands_say_404_409_504_422_and_relay_the_station_answer(api):
     async with api.client() as client:
+        for path in ("/stations/CP-0666/commands/Reset", "/stations/CP-0666/ocpp/Reset"):
+            unknown = await client.post(path, json={"type": "Immediate"})
+            assert unknown.status_code == 404, path
+            assert unknown.json() == {"detail": "unknown station 'CP-0666'"}
         offline = await client.post("/stations/CP-1001/commands/Reset",
                                     json={"type": "Immediate"})
         assert offline.status_code == 409
+        assert "not connected" in offline.json()["detail"]
         link = await open_link(api.central, "CP-1001")
         invalid = await client.post("/stations/CP-1001/commands/Reset", json={"type": "Now"})
         assert invalid.status_code == 422 and "OCPP schema" in invalid.json()["detail"]
@@ -185,6 +190,7 @@ async def test_the_event_feed_streams_what_happens(api):
                     break
         refused = next(e for e in seen if e["type"] == "binding.refused")
         assert refused["station"] == "CP-1001" and refused["status"] == "Invalid"
+        assert refused["pev"] == "NOBODY"  # the PEV id presented
         await link.close()
 
 

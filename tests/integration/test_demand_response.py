@@ -81,6 +81,8 @@ async def test_a_session_starting_during_an_event_is_planned_with_it(slow_centra
     # promised: at most 30 min at 3.68 kW + 30 min at 7.36 kW = 5520 Wh
     assert session.energy_available_wh <= 5520
     assert "demand response limit" in run.log("energy request answered")["note"]
+    # the PEV's own plan keeps to the overlay it was given too: the central accepts it
+    assert run.log("EV schedule answered")["status"] == "Accepted"
 
 
 async def test_cancelling_an_event_restores_the_normal_schedule(slow_central, tmp_path):

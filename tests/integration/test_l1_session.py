@@ -119,6 +119,12 @@ async def test_a_session_crossing_the_peak_boundary_costs_what_the_hand_computes
     assert session.cost_total == expected
     # the flex program charges on arrival at the EV's 7360 W (the tightest limit)
     assert max(limit for _, limit in session.schedule["periods"]) == 7360
+    # the station was shown the cost so far every 5 minutes and at 21:00, then the bill
+    assert run.summary["cost_updates"] >= 9
+    assert Decimal("0") < Decimal(run.summary["running_cost"]) <= session.cost_total
+    assert Decimal(run.summary["total_cost"]) == session.cost_total
+    shown = [entry for entry in run.logs if entry.get("msg") == "running cost"]
+    assert len(shown) == run.summary["cost_updates"]
 
 
 async def test_the_eumd_register_carries_on_across_sessions(central, tmp_path):

@@ -1,8 +1,13 @@
 """Rating metered intervals by TOU period, checked against hand-computed bills."""
 
+import itertools
+from datetime import timedelta
 from decimal import Decimal
 
-from central.billing import Reading, interval_cost, rate
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from central.billing import Reading, RunningCost, interval_cost, rate
 from tests.helpers import local, tariff
 
 WINTER_EV = tariff("ev-tou")  # winter: peak 16-21 0.42, partial-peak 21-24 0.40
@@ -53,3 +58,45 @@ def test_a_register_going_backwards_is_flagged_and_never_billed_negative():
 def test_no_readings_bill_nothing():
     bill = rate([], WINTER_EV)
     assert (bill.energy_wh, bill.total, bill.periods) == (0, Decimal("0.00"), ())
+
+
+def exact_cost(readings):
+    """What the bill's intervals cost, summed exactly (before rounding per period)."""
+    ordered = sorted(readings, key=lambda r: r.timestamp)
+    return sum((interval_cost(a, b, WINTER_EV) for a, b in itertools.pairwise(ordered)),
+               Decimal(0))
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=st.lists(st.tuples(st.integers(0, 3 * 3600), st.integers(0, 5000)),
+                      min_size=1, max_size=40),
+       start_minute=st.integers(0, 24 * 60 - 1))
+def test_the_running_cost_kept_reading_by_reading_is_the_bills_exact_cost(steps,
+                                                                           start_minute):
+    """Readings seconds to hours apart, across period changes, midnight and a season's
+    end: kept lazily, the cost so far is exactly what the bill's intervals add up to."""
+    at, register = local(2026, 10, 31, 0, 0) + timedelta(minutes=start_minute), 10_000
+    readings = [Reading(at, register)]
+    for gap_s, wh in steps:
+        at, register = at + timedelta(seconds=gap_s), register + wh
+        readings.append(Reading(at, register))
+    running = RunningCost(WINTER_EV)
+    for count, reading in enumerate(readings, 1):
+        assert running.add(reading)
+        assert running.total == exact_cost(readings[:count])
+    assert RunningCost.rated(WINTER_EV, readings).total == running.total
+
+
+def test_a_reading_older_or_lower_than_the_newest_is_not_taken():
+    running = RunningCost.rated(WINTER_EV, [Reading(local(2026, 11, 22, 20, 0), 1000),
+                                            Reading(local(2026, 11, 22, 20, 10), 2000)])
+    before = running.total
+    assert not running.add(Reading(local(2026, 11, 22, 20, 5), 1500))  # an offline replay
+    assert not running.add(Reading(local(2026, 11, 22, 20, 20), 1999))  # went back
+    assert running.total == before == Decimal("0.42")
+    # rated from all of them, a register that went back costs nothing, as in the bill
+    readings = [Reading(local(2026, 11, 22, 20, 0), 1000), Reading(local(2026, 11, 22, 20, 5),
+                                                                   1500),
+                Reading(local(2026, 11, 22, 20, 6), 1400), Reading(local(2026, 11, 22, 20, 7),
+                                                                   1600)]
+    assert RunningCost.rated(WINTER_EV, readings).total == exact_cost(readings)

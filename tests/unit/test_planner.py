@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from central.planner import Cap, EnergyRequest, Limit, plan, premise_caps
+from central.planner import Cap, EnergyRequest, EvPlan, Limit, first_excess, plan, premise_caps
+from shared.profiles import InstalledProfile, ProfileStack
 from shared.schedule import Schedule
 from tests.helpers import local, tariff
 
@@ -176,3 +177,32 @@ def test_economy_catches_up_after_its_cheap_window_not_before_it():
                   economy=True)
     assert positive_spans(result) == [(local(2026, 11, 23, 0, 0), departure, 7200)]
     assert result.start == local(2026, 11, 23, 0, 0)
+
+
+def given_limits(*profiles):
+    stack = ProfileStack()
+    for profile in profiles:
+        stack.install(profile)
+    return stack
+
+
+def test_an_ev_plan_within_the_given_limits_passes_and_one_above_them_says_where():
+    start = local(2026, 11, 22, 23, 0)
+    normal = InstalledProfile(1, 0, Schedule(start, ((0, 0), (3600, 7200), (7200, 0))))
+    overlay = InstalledProfile(2, 1, Schedule(start + timedelta(minutes=90), ((0, 3000),)),
+                               valid_from=start + timedelta(minutes=90),
+                               valid_to=start + timedelta(minutes=100))
+    given = given_limits(normal, overlay)
+    within = EvPlan(start, "W", ((0, 0, None), (3600, 7200, None), (5400, 3000, None),
+                                 (6000, 7000.5, None), (7200, 0, None)))
+    assert first_excess(given, within, 230, 1) is None
+    # in A on one phase at 230 V: 31.3 A is 7199 W; 32 A (7360 W) is above 7200 W
+    assert first_excess(given, EvPlan(start, "A", ((0, 0, None), (3600, 31.3, 1),
+                                                   (5400, 0, None))), 230, 1) is None
+    late = EvPlan(start, "A", ((0, 0, None), (3600, 32, None), (7200, 0, None)))
+    assert first_excess(given, late, 230, 1) == (start + timedelta(hours=1), 7360, 7200)
+    # the DR overlay's 3000 W from 00:30 to 00:40, and nothing after the window closes
+    assert first_excess(given, EvPlan(start, "W", ((0, 0, None), (3600, 7200, None))),
+                        230, 1) == (start + timedelta(minutes=90), 7200, 3000)
+    early = EvPlan(start - timedelta(minutes=10), "W", ((0, 1000, None),))
+    assert first_excess(given, early, 230, 1) == (start - timedelta(minutes=10), 1000, 0)
