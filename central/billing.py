@@ -51,79 +51,81 @@ def rate(readings: Sequence[Reading], tariff: Tariff) -> Bill:
             problems.append(f"register went back {before.register_wh - after.register_wh} Wh "
                             f"at {after.timestamp.isoformat()}")
             continue
-        for period_name, price, wh in _shares(before, after, tariff):
-            energy[period_name] = energy.get(period_name, 0) + wh
-            exact_cost[period_name] = exact_cost.get(period_name, Decimal(0)) + kwh(wh) * price
+        _price(exact_cost, before, after, tariff, energy)
     periods = tuple(PeriodCharge(name, energy[name], money(exact_cost[name])) for name in energy)
     return Bill(sum(energy.values()), periods, sum((p.cost for p in periods), Decimal("0.00")),
                 tuple(problems))
 
 
-def interval_cost(before: Reading, after: Reading, tariff: Tariff) -> Decimal:
-    """The exact (unrounded) price of one interval, for a running total; 0 for a register
-    that went back (never billed)."""
-    if after.register_wh < before.register_wh:
-        return Decimal(0)
-    # price times Wh, summed, divided once: the same exact value as kWh times price
-    return sum([price * wh for _, price, wh in _shares(before, after, tariff)],
-               Decimal(0)) / 1000
+def _price(exact_cost: dict[str, Decimal], before: Reading, after: Reading, tariff: Tariff,
+           energy: dict[str, int] | None = None) -> None:
+    """Add one interval's exact price (and Wh) to each period it falls in."""
+    for period_name, price, wh in _shares(before, after, tariff):
+        exact_cost[period_name] = exact_cost.get(period_name, Decimal(0)) + kwh(wh) * price
+        if energy is not None:
+            energy[period_name] = energy.get(period_name, 0) + wh
 
 
 class RunningCost:
-    """A live session's exact cost up to its newest reading, at a few comparisons per
-    reading: the readings inside one tariff span (a period, up to midnight at most) are
-    priced once a later reading leaves it, their register delta at its price (what the
-    bill's intervals there add up to), and the interval that leaves it is shared among
-    periods as the bill shares it."""
+    """A live session's cost so far, as its bill would be if it ended at the newest
+    reading (each period's exact cost rounded to cents, then summed), at a few
+    comparisons per reading: the readings inside one tariff span (a period, up to
+    midnight at most) are priced once a later reading leaves it, their register delta at
+    its price (what the bill's intervals there add up to), and the interval that leaves
+    it is shared among periods as the bill shares it."""
 
-    __slots__ = ("_cost", "_last", "_rated", "_span_end", "tariff")
+    __slots__ = ("_costs", "_last_at", "_last_wh", "_rated", "_span_end", "tariff")
 
     def __init__(self, tariff: Tariff) -> None:
         self.tariff = tariff
-        self._cost = Decimal(0)  # exact, up to _rated
+        self._costs: dict[str, Decimal] = {}  # period -> exact cost, up to _rated
         self._rated: Reading | None = None
-        self._last: Reading | None = None
+        self._last_at: datetime | None = None  # the newest reading (no Reading is made
+        self._last_wh = 0  # for each: this runs for every meter value)
         self._span_end: datetime | None = None  # of the span _rated is in
 
     @classmethod
     def rated(cls, tariff: Tariff, readings: Sequence[Reading]) -> RunningCost:
         """The cost of these readings (any order) as the bill rates them, interval by
-        interval (a register that went back included), kept from there on."""
+        interval (nothing for a register that went back), kept from there on."""
         running = cls(tariff)
         ordered = sorted(readings, key=lambda r: r.timestamp)
         for before, after in itertools.pairwise(ordered):
-            running._cost += interval_cost(before, after, tariff)
+            if after.register_wh >= before.register_wh:
+                _price(running._costs, before, after, tariff)
         if ordered:
             running._restart_at(ordered[-1])
         return running
 
-    def add(self, reading: Reading) -> bool:
+    def add(self, at: datetime, register_wh: int) -> bool:
         """Take the next reading; False, and nothing taken, for one older than the newest
         or below its register: the caller rates the readings again."""
-        last = self._last
-        if last is None:
-            self._restart_at(reading)
+        last_at = self._last_at
+        if last_at is None:
+            self._restart_at(Reading(at, register_wh))
             return True
-        if reading.timestamp < last.timestamp or reading.register_wh < last.register_wh:
+        if at < last_at or register_wh < self._last_wh:
             return False
         assert self._rated is not None and self._span_end is not None
-        if reading.timestamp > self._span_end:
-            self._cost += interval_cost(self._rated, last, self.tariff) \
-                + interval_cost(last, reading, self.tariff)
+        if at > self._span_end:
+            last, reading = Reading(last_at, self._last_wh), Reading(at, register_wh)
+            _price(self._costs, self._rated, last, self.tariff)
+            _price(self._costs, last, reading, self.tariff)
             self._restart_at(reading)
         else:
-            self._last = reading
+            self._last_at, self._last_wh = at, register_wh
         return True
 
     @property
     def total(self) -> Decimal:
-        """Exact, not rounded (a few cents each minute, rounded, would drift)."""
-        if self._rated is None or self._last is None:
-            return self._cost
-        return self._cost + interval_cost(self._rated, self._last, self.tariff)
+        costs = dict(self._costs)
+        if self._rated is not None and self._last_at is not None:
+            _price(costs, self._rated, Reading(self._last_at, self._last_wh), self.tariff)
+        return sum((money(cost) for cost in costs.values()), Decimal("0.00"))
 
     def _restart_at(self, reading: Reading) -> None:
-        self._rated = self._last = reading
+        self._rated = reading
+        self._last_at, self._last_wh = reading
         self._span_end = self.tariff.span_at(reading.timestamp).end
 
 

@@ -11,7 +11,6 @@ import logging
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from operator import itemgetter
 from typing import Any, NamedTuple
 
 from central import billing, demand, planner
@@ -28,7 +27,6 @@ from shared.ocpp201 import MeterSample, build_charging_profile, installed_profil
 from shared.profiles import ProfileStack
 from shared.schedule import Schedule
 from shared.timeutil import parse_timestamp, to_wire
-from shared.units import money
 
 log = logging.getLogger("central.services")
 
@@ -214,7 +212,9 @@ class CentralServices:
                 session.complete = (session.started_at is not None
                                     and await self._contiguous(event))
             elif session.tariff_id is not None:
-                running_cost = await self._running_cost(session, event.samples)
+                newest = _keep_running_cost(session, event.samples, self.bus.listened)
+                if newest is not None:  # the cost is due, or to be rated for a watcher
+                    running_cost = await self._running_cost(session, newest)
             if changed or total_cost is not None:  # not for a meter value: the live view
                 await self.store.save_session(session)
             reply = TxReply(authorization, total_cost, running_cost)
@@ -234,36 +234,26 @@ class CentralServices:
         session = await self.store.session(station_id, transaction_id)
         return session is not None and not session.complete
 
-    async def _running_cost(self, session: Session,
-                            samples: tuple[MeterSample, ...]) -> Decimal | None:
+    async def _running_cost(self, session: Session, newest: datetime) -> Decimal | None:
         """The cost so far to show at the station, when one is due (COST_UPDATE_EVERY of
         meter time after the last, and at each tariff period change), rounded to cents.
 
-        Once rated, the cost is kept from reading to reading at a few comparisons each;
-        it is rated from all the session's readings (this event's too) only when it is
-        due or watched and not kept: for a session just bound or loaded, or after a
-        reading older than the newest (an offline replay), which changes what was rated.
-        """
-        readings = sorted((billing.Reading(s.timestamp, s.register_wh) for s in samples
-                           if s.register_wh is not None), key=itemgetter(0))
-        if not readings:
-            return None
-        newest = readings[-1].timestamp
+        A session's cost is kept from reading to reading (_keep_running_cost) once
+        rated; it is rated from all its readings (this event's too) only when it is due
+        or watched and not kept: for a session just bound or loaded, or after a reading
+        older than the newest (an offline replay), which changes what was rated."""
         due = session.cost_due is None or newest >= session.cost_due
-        running = session.running_cost
-        if running is not None and not all([running.add(r) for r in readings]):
-            running = None
-        if running is None and (due or self.bus.listened):
+        if session.running_cost is None and (due or self.bus.listened):
             assert session.id is not None and session.tariff_id is not None
-            running = billing.RunningCost.rated(
+            session.running_cost = billing.RunningCost.rated(
                 await self.store.tariff(session.tariff_id),
                 [billing.Reading(s.timestamp, s.register_wh)
                  for s in await self.store.readings(session.id) if s.register_wh is not None])
-        session.running_cost = running
+        running = session.running_cost
         if not due or running is None:
             return None
         session.cost_due = min(newest + COST_UPDATE_EVERY, running.tariff.span_at(newest).end)
-        return money(running.total)
+        return running.total
 
     def _publish_transaction(self, session: Session, event: TxEvent) -> None:
         if not self.bus.listened:
@@ -281,7 +271,7 @@ class CentralServices:
             power_w=sample.power_w if sample else None,
             energy_wh=energy,
             cost=str(session.cost_total) if session.cost_total is not None
-            else str(money(session.running_cost.total)) if session.running_cost is not None
+            else str(session.running_cost.total) if session.running_cost is not None
             else None,
             departure=to_wire(session.departure) if session.departure else None,
             dr_windows=session.dr_windows)
@@ -523,6 +513,28 @@ def _refuse(session: Session, refusal: Refusal, identifiers: tuple[Identifier, .
     session.id_token = identifiers[0].id_token
     session.pev_id = refusal.pev_id or identifiers[0].id_token
     session.premise_id = premise.id
+
+
+def _keep_running_cost(session: Session, samples: tuple[MeterSample, ...],
+                       watched: bool) -> datetime | None:
+    """This event's EUMD readings into the session's kept running cost, if it has one
+    (one that cannot take them is dropped, to be rated again). The newest reading's time
+    when the cost is due to be shown, or to be rated for a watcher; else None. (Every
+    meter value passes here: no coroutine, no Reading made.)"""
+    newest = None
+    running = session.running_cost
+    for sample in samples:
+        at, register = sample.timestamp, sample.register_wh
+        if register is None:
+            continue
+        if running is not None and not running.add(at, register):
+            running = session.running_cost = None
+        if newest is None or at > newest:
+            newest = at
+    if newest is None or (session.cost_due is not None and newest < session.cost_due
+                          and (running is not None or not watched)):
+        return None
+    return newest
 
 
 def _flag(session: Session, problem: str) -> bool:

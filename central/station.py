@@ -43,6 +43,7 @@ from central.ratelimit import RateLimit, TokenBucket
 from central.registry import Identifier
 from central.services import AuthorizationResult, CentralServices, TxEvent
 from central.store.errors import StorageUnavailable
+from shared.fast_calls import FastCalls
 from shared.ocpp201 import InvalidReading, parse_meter_values
 from shared.ocpp_rpc import RefusedCall, decoded, encoded, rejection
 from shared.timeutil import InvalidTimestamp, parse_timestamp, to_wire
@@ -60,7 +61,7 @@ PHASES = {"AC_single_phase": 1, "AC_two_phase": 2, "AC_three_phase": 3}
 Payload = dict[str, Any]  # a request's or response's JSON object, as on the wire
 
 
-class StationLink(ChargePoint):  # type: ignore[misc]  # the ocpp package is untyped
+class StationLink(FastCalls, ChargePoint):  # type: ignore[misc]  # ocpp is untyped
     def __init__(self, station_id: str, connection: ServerConnection,
                  services: CentralServices, response_timeout: float = 30,
                  rate_limit: RateLimit | None = None) -> None:

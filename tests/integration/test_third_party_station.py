@@ -211,9 +211,9 @@ async def test_the_station_is_shown_the_cost_so_far_every_five_minutes_and_at_ea
         with pytest.raises(TimeoutError):  # and no more
             await asyncio.wait_for(station.costs.get(), 0.3)
 
-    def cost_at(minute):  # 100 Wh a minute: peak until 21:00 (minute 30), then partial
-        peak, partial = min(minute, 30), max(minute - 30, 0)
-        return money(Decimal(peak) / 10 * PEAK + Decimal(partial) / 10 * PARTIAL_PEAK)
+    def cost_at(minute):  # 100 Wh a minute: peak until 21:00 (minute 30), then partial;
+        peak, partial = min(minute, 30), max(minute - 30, 0)  # each period rounded, as billed
+        return money(Decimal(peak) / 10 * PEAK) + money(Decimal(partial) / 10 * PARTIAL_PEAK)
 
     shown_at = [1, 6, 11, 16, 21, 26, 30, 35, 40, 45]
     assert shown == [("tx-c", float(cost_at(m))) for m in shown_at]
