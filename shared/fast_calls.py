@@ -35,7 +35,6 @@ class FastCalls:
     _unique_id_generator: Callable[[], Any]
     _send: Callable[[str], Any]
     _get_specific_response: Callable[[str, float], Any]
-    _closed: asyncio.Future[None] | None = None  # done when the link closes
 
     async def call(self, payload: Any, suppress: bool = True) -> Any:
         """As the package's call: the answer as its call_result dataclass; None for a
@@ -64,13 +63,13 @@ class FastCalls:
     async def _response_or_close(self, request: Call) -> Any:
         """The answer, or ConnectionClosed as soon as the link closes: the package's wait
         runs out its whole response timeout, and an event in flight when the other side
-        closed the link was held back 30 s."""
-        if self._closed is None:  # one watch per link, not a task per call
-            self._closed = asyncio.ensure_future(self._connection.wait_closed())
+        closed the link was held back 30 s. (The connection's own future of its end, not
+        a task of our own per link waiting for it: 1.7 KB of every connection.)"""
+        closed: asyncio.Future[None] = self._connection.connection_lost_waiter
         answer = asyncio.ensure_future(self._get_specific_response(request.unique_id,
                                                                    self._response_timeout))
         try:
-            done, _ = await asyncio.wait({answer, self._closed},
+            done, _ = await asyncio.wait({answer, closed},
                                          return_when=asyncio.FIRST_COMPLETED)
         finally:
             if not answer.done():
