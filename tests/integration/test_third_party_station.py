@@ -244,3 +244,27 @@ async def test_a_station_that_refuses_running_costs_is_not_sent_them_again(centr
         await asyncio.wait_for(link.recv(), 0.5)
     await link.close()
     assert asked == 1
+
+
+async def test_meter_values_during_a_transaction_are_kept_and_the_bill_is_its_events(api):
+    """MeterValues is for data outside a transaction (J01); one sent while a transaction
+    runs, with transaction contexts, is answered, kept, and bills nothing twice."""
+    async with third_party_station(api.central.url, "CP-1002",
+                                   PASSWORDS["CP-1002"]) as station:
+        await station.event("Started", "tx-m", EVENING, 50_000, trigger="CablePluggedIn",
+                            id_token="PEV-0002")
+        sampled = [{"value": 50_300, "context": context, "location": "Outlet",
+                    "measurand": "Energy.Active.Import.Register"}
+                   for context in ("Transaction.Begin", "Sample.Periodic", "Sample.Clock")]
+        answer = await station.call(call.MeterValues(evse_id=1, meter_value=[{
+            "timestamp": to_wire(EVENING + 3 * MINUTE), "sampled_value": sampled}]))
+        assert answer is not None  # an empty MeterValuesResponse, not a CALLERROR
+        await station.event("Ended", "tx-m", EVENING + 10 * MINUTE, 51_000,
+                            trigger="EVCommunicationLost", stopped_reason="EVDisconnected")
+    async with api.client() as client:
+        [kept] = (await client.get("/stations/CP-1002/events",
+                                   params={"action": "MeterValues"})).json()
+    assert kept["payload"]["meterValue"][0]["sampledValue"][1]["context"] == "Sample.Periodic"
+    session = await api.central.store.session("CP-1002", "tx-m")
+    assert session.energy_wh == 1_000  # the events' register delta
+    assert len(await api.central.store.readings(session.id)) == 2
