@@ -661,16 +661,13 @@ class SqliteStore:
     # --- what stations report ---------------------------------------------------------
 
     async def add_station_message(self, station_id: str, action: str, received_at: datetime,
-                                  payload: dict[str, Any]) -> int:
+                                  payload: dict[str, Any]) -> None:
         """Keep one message a station sent (an event, a status, a security event ...)."""
         async with self.unit():
-            cursor = await self._write(
+            await self._write(
                 "INSERT INTO station_messages (station_id, received_at, action, payload) "
                 "VALUES (?, ?, ?, ?)", (station_id, to_storage(received_at), action,
                                         _json(payload)))
-            message_id = cursor.lastrowid  # now: other units use the cursor while this commits
-        assert message_id is not None
-        return message_id
 
     async def station_messages(self, station_id: str, actions: Sequence[str] = (),
                                limit: int = 100, before: int | None = None,
@@ -687,13 +684,17 @@ class SqliteStore:
     async def add_report_part(self, station_id: str, action: str, part: ReportPart,
                               received_at: datetime) -> list[ReportPart]:
         """Keep one part of a multi-part report; returns every part of its report so far,
-        in seqNo order. A part 0 for a request id that has parts starts a new report: a
-        station's request ids repeat (they are the central's, and it restarts)."""
+        in seqNo order. A part 0 generated at another time than the one kept starts a new
+        report: a station's request ids repeat (they are the central's, and it restarts),
+        while the same part 0 sent again (a retry after a reconnect) keeps the others."""
         key = (station_id, action, part.request_id)
         async with self.unit():
             if part.seq_no == 0:
-                await self._write("DELETE FROM report_parts WHERE station_id = ? AND action = ? "
-                                  "AND request_id = ?", key)
+                await self._write(
+                    "DELETE FROM report_parts WHERE station_id = ? AND action = ? AND "
+                    "request_id = ? AND (SELECT generated_at FROM report_parts WHERE "
+                    "station_id = ? AND action = ? AND request_id = ? AND seq_no = 0) IS NOT ?",
+                    (*key, *key, to_storage(part.generated_at)))
             await self._write(
                 "INSERT INTO report_parts VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE "
                 "SET tbc = excluded.tbc, generated_at = excluded.generated_at, "
