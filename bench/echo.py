@@ -12,7 +12,7 @@ import contextlib
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from central.compression import COMPRESSION
+from central.protocol.compression import COMPRESSION
 from shared.eventloop import run
 
 

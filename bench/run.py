@@ -32,8 +32,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.statement import time_statement
-from central.generate import synthetic_registry
-from central.passwords import hash_password
+from central.domain.passwords import hash_password
+from central.operator.generate import synthetic_registry
 from shared.cli_types import positive_int
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,10 +10,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from central import statements
-from central.generate import synthetic_registry
-from central.registry import load_registry
-from central.sessions import Session
+from central.domain import statements
+from central.domain.registry import load_registry
+from central.domain.sessions import Session
+from central.operator.generate import synthetic_registry
 from central.store import SqliteStore
 
 ACCOUNT = "A-00001"

@@ -1,3 +1,3 @@
-from central.cli import main
+from central.operator.cli import main
 
 raise SystemExit(main())

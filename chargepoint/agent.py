@@ -26,7 +26,7 @@ from chargepoint.outbox import Outbox
 from chargepoint.session import ChargingSession
 from shared.clock import Clock
 from shared.fast_calls import FastCalls
-from shared.ocpp201 import SUBPROTOCOL
+from shared.protocol.v201 import SUBPROTOCOL
 from shared.timeutil import parse_timestamp
 
 log = logging.getLogger("chargepoint.agent")

@@ -24,8 +24,8 @@ from typing import Any, Protocol
 from chargepoint.equipment import Equipment, MeterUnavailable, Sample
 from chargepoint.pev import SimulatedPev
 from shared.clock import Clock
-from shared.ocpp201 import build_meter_value, installed_profile
 from shared.profiles import ProfileStack
+from shared.protocol.v201 import build_meter_value, charging_profile
 from shared.timeutil import parse_timestamp, to_wire
 
 log = logging.getLogger("chargepoint.session")
@@ -136,7 +136,7 @@ class ChargingSession:
             session._stop.set()
         for profile in state["profiles"]:
             session._raw_profiles[profile["id"]] = profile
-            session.profiles.install(installed_profile(profile))
+            session.profiles.install(charging_profile(profile))
         return session
 
     # --- called by the agent when the central sends a profile -------------------------
@@ -147,7 +147,7 @@ class ChargingSession:
                 profile.get("transaction_id") != self.transaction_id:
             return False
         try:
-            installed = installed_profile(profile)
+            installed = charging_profile(profile)
         except (ValueError, KeyError, IndexError) as error:
             log.warning("unusable charging profile", extra={"error": str(error)})
             return False

@@ -23,11 +23,20 @@ from shared.validation import validate
 log = logging.getLogger("shared.fast_calls")
 
 
+class CallErrorAnswer(Exception):
+    """The other side answered CALLERROR (`error`, as the OCPPError it names)."""
+
+    def __init__(self, error: Any) -> None:
+        super().__init__(f"answered CALLERROR {type(error).__name__}: {error.description}")
+        self.error = error
+
+
 class FastCalls:
     """Mixed into a subclass of the package's ChargePoint, before it."""
 
     # the package's ChargePoint has these
     id: str
+    _ocpp_version: str
     _connection: Any
     _call_lock: asyncio.Lock
     _call_result: Any
@@ -39,9 +48,31 @@ class FastCalls:
     async def call(self, payload: Any, suppress: bool = True) -> Any:
         """As the package's call: the answer as its call_result dataclass; None for a
         CALLERROR (raised instead with `suppress` False); TimeoutError without one."""
-        request = Call(str(self._unique_id_generator()), type(payload).__name__,
-                       remove_nones(to_camel(serialize_as_dict(payload))))
-        validate(request)
+        action = type(payload).__name__
+        response = await self._exchange(
+            Call(str(self._unique_id_generator()), action,
+                 remove_nones(to_camel(serialize_as_dict(payload)))))
+        if response.message_type_id == MessageType.CallError:
+            if suppress:
+                return None
+            raise response.to_exception()
+        return getattr(self._call_result, action)(**to_snake(response.payload))
+
+    async def exchange(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send one request as it is on the wire (camelCase) and return the answer's
+        payload the same way: the request's OCPPError if this link's OCPP version's schema
+        refuses it (nothing is sent), CallErrorAnswer for a CALLERROR."""
+        response = await self._exchange(Call(str(self._unique_id_generator()), action,
+                                             payload))
+        if response.message_type_id == MessageType.CallError:
+            raise CallErrorAnswer(response.to_exception())
+        answer: dict[str, Any] = response.payload
+        return answer
+
+    async def _exchange(self, request: Call) -> Any:
+        """The station's CallResult (checked against its schema) or CallError; TimeoutError
+        without either."""
+        validate(request, self._ocpp_version)
         async with self._call_lock:  # one call at a time, as OCPP-J requires
             await self._send(request.to_json())
             try:
@@ -53,12 +84,10 @@ class FastCalls:
             log.warning("CALLERROR received", extra={"station": self.id,
                                                      "action": request.action,
                                                      "error": response.error_code})
-            if suppress:
-                return None
-            raise response.to_exception()
+            return response
         response.action = request.action
-        validate(response)
-        return getattr(self._call_result, request.action)(**to_snake(response.payload))
+        validate(response, self._ocpp_version)
+        return response
 
     async def _response_or_close(self, request: Call) -> Any:
         """The answer, or ConnectionClosed as soon as the link closes: the package's wait

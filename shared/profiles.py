@@ -12,15 +12,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from shared.schedule import Schedule
+from shared.tariff import Segment
 
 
 @dataclass(frozen=True)
-class InstalledProfile:
+class ChargingProfile:
+    """A transaction's charging profile, whatever OCPP version carries it: limits in W
+    from the schedule's start, at a stack level, within an optional validity window."""
+
     id: int
     stack_level: int
     schedule: Schedule
     valid_from: datetime | None = None
     valid_to: datetime | None = None
+    transaction_id: str | None = None
+    # the rate's prices over the schedule, that a station may show as price levels
+    price_segments: tuple[Segment, ...] = ()
 
     def valid_at(self, moment: datetime) -> bool:
         return (self.valid_from is None or self.valid_from <= moment) and \
@@ -29,9 +36,9 @@ class InstalledProfile:
 
 class ProfileStack:
     def __init__(self) -> None:
-        self._profiles: dict[int, InstalledProfile] = {}
+        self._profiles: dict[int, ChargingProfile] = {}
 
-    def install(self, profile: InstalledProfile) -> None:
+    def install(self, profile: ChargingProfile) -> None:
         """Add a profile; one with the same id, or the same stack level, is replaced."""
         for other in list(self._profiles.values()):
             if other.stack_level == profile.stack_level and other.id != profile.id:
@@ -39,7 +46,7 @@ class ProfileStack:
         self._profiles[profile.id] = profile
 
     @property
-    def installed(self) -> list[InstalledProfile]:
+    def installed(self) -> list[ChargingProfile]:
         return list(self._profiles.values())
 
     def copy(self) -> ProfileStack:

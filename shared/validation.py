@@ -1,4 +1,5 @@
-"""OCPP 2.0.1 schema validation, fast and inline, with the `ocpp` package's own verdicts.
+"""OCPP schema validation (1.6, 2.0.1, 2.1), fast and inline, with the `ocpp` package's
+verdicts.
 
 The package validates every message with jsonschema (about 200 us for a TransactionEvent)
 in a thread pool. Here each action's official schema (the package's own file) is compiled
@@ -15,22 +16,22 @@ from functools import cache
 import jsonschema_rs
 from ocpp.messages import Call, CallResult, _validate_payload, get_validator
 
-OCPP_VERSION = "2.0.1"
-
 
 @cache
-def _compiled(message_type_id: int, action: str) -> jsonschema_rs.Draft4Validator | None:
-    """The compiled schema of this action's request or response; None if it has none."""
+def _compiled(message_type_id: int, action: str,
+              version: str) -> jsonschema_rs.Draft4Validator | None:
+    """The compiled schema of this action's request or response in this OCPP version;
+    None if it has none."""
     try:
-        schema = get_validator(message_type_id, action, OCPP_VERSION).schema
+        schema = get_validator(message_type_id, action, version).schema
     except OSError:  # no such schema file: the package's validator reports it
         return None
     # The package's jsonschema checks no formats (date-time, uri): neither does this.
     return jsonschema_rs.Draft4Validator(schema, validate_formats=False)
 
 
-def validate(message: Call | CallResult) -> None:
-    """Raise the `ocpp` package's OCPPError for a payload its schema refuses."""
-    fast = _compiled(message.message_type_id, message.action)
+def validate(message: Call | CallResult, version: str = "2.0.1") -> None:
+    """Raise the `ocpp` package's OCPPError for a payload its version's schema refuses."""
+    fast = _compiled(message.message_type_id, message.action, version)
     if fast is None or not fast.is_valid(message.payload):
-        _validate_payload(message, OCPP_VERSION)
+        _validate_payload(message, version)

@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from central.registry import Registry, load_registry
+from central.domain.registry import Registry, load_registry
 from shared.tariff import Tariff
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -27,7 +27,7 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 
 from chargepoint.modbus.registers import CONTROLLER_MAPS, METER_MAPS, Register, decode, encode
 from shared.clock import Clock
-from shared.ocpp201 import MeterSample
+from shared.metering import MeterSample
 from tests.integration.conftest import Central, free_port, start_agent
 
 SPEED = 300  # moderate: a Modbus round trip and a poll stay well inside a simulated minute

@@ -22,10 +22,10 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from central.billing import Reading
-from central.demand import DrEvent
-from central.device_reports import ReportPart
-from central.registry import (
+from central.domain.billing import Reading
+from central.domain.demand import DrEvent
+from central.domain.device_reports import ReportPart
+from central.domain.registry import (
     ENTRY_KINDS,
     Account,
     Identifier,
@@ -36,13 +36,13 @@ from central.registry import (
     Station,
     Utility,
 )
-from central.sessions import LIVE_VIEW, Session, SessionLine
+from central.domain.sessions import LIVE_VIEW, Session, SessionLine
 from central.store.appends import Appends, check_storable
 from central.store.batch import Batch
 from central.store.errors import StorageUnavailable
 from central.store.seqnos import SeqNos
 from central.store.walsync import WalSync
-from shared.ocpp201 import MeterSample
+from shared.metering import MeterSample
 from shared.tariff import Tariff, parse_tariff, tariff_definition
 from shared.timeutil import parse_timestamp, to_storage, to_wire, wire_from_storage
 
@@ -64,7 +64,8 @@ CREATE TABLE IF NOT EXISTS premises (
 CREATE TABLE IF NOT EXISTS stations (
     id TEXT PRIMARY KEY, premise_id TEXT NOT NULL REFERENCES premises(id), kind TEXT NOT NULL,
     eumd_serial TEXT NOT NULL, max_power_w INTEGER NOT NULL, password_hash TEXT NOT NULL,
-    security_profile INTEGER NOT NULL DEFAULT 1);
+    security_profile INTEGER NOT NULL DEFAULT 1,
+    ocpp_versions TEXT NOT NULL DEFAULT '2.1,2.0.1,1.6');
 CREATE TABLE IF NOT EXISTS pevs (
     id TEXT PRIMARY KEY, vin TEXT, owner_account TEXT NOT NULL REFERENCES accounts(id),
     home_premise TEXT NOT NULL REFERENCES premises(id),
@@ -76,7 +77,7 @@ CREATE TABLE IF NOT EXISTS pev_identifiers (
     PRIMARY KEY (id_token, token_type));
 CREATE TABLE IF NOT EXISTS station_state (
     station_id TEXT PRIMARY KEY, vendor TEXT, model TEXT, firmware TEXT, booted_at TEXT,
-    last_seen TEXT, connectors TEXT NOT NULL DEFAULT '{}');
+    last_seen TEXT, connectors TEXT NOT NULL DEFAULT '{}', ocpp_version TEXT);
 CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY, station_id TEXT NOT NULL, transaction_id TEXT NOT NULL,
     data TEXT NOT NULL, status TEXT NOT NULL, payer_account TEXT, started_at TEXT,
@@ -618,14 +619,17 @@ class SqliteStore:
     # --- connected stations -----------------------------------------------------------
 
     async def record_boot(self, station_id: str, vendor: str, model: str,
-                          firmware: str | None, at: datetime) -> None:
+                          firmware: str | None, at: datetime, ocpp_version: str) -> None:
         async with self.unit():
             await self._write(
                 "INSERT INTO station_state (station_id, vendor, model, firmware, booted_at, "
-                "last_seen) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(station_id) DO UPDATE SET "
-                "vendor = excluded.vendor, model = excluded.model, firmware = excluded.firmware, "
-                "booted_at = excluded.booted_at, last_seen = excluded.last_seen",
-                (station_id, vendor, model, firmware, to_storage(at), to_storage(at)))
+                "last_seen, ocpp_version) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(station_id) DO UPDATE SET vendor = excluded.vendor, "
+                "model = excluded.model, firmware = excluded.firmware, "
+                "booted_at = excluded.booted_at, last_seen = excluded.last_seen, "
+                "ocpp_version = excluded.ocpp_version",
+                (station_id, vendor, model, firmware, to_storage(at), to_storage(at),
+                 ocpp_version))
 
     async def record_seen(self, station_id: str, at: datetime) -> None:
         async with self.unit():
@@ -651,9 +655,10 @@ class SqliteStore:
         """What the station told us: boot info, last message, connector statuses."""
         row = await self._one("SELECT * FROM station_state WHERE station_id = ?", station_id)
         if row is None:
-            return {"vendor": None, "model": None, "booted_at": None, "last_seen": None,
-                    "connectors": {}}
+            return {"vendor": None, "model": None, "ocpp_version": None, "booted_at": None,
+                    "last_seen": None, "connectors": {}}
         return {"vendor": row["vendor"], "model": row["model"],
+                "ocpp_version": row["ocpp_version"],
                 "booted_at": _wire(row["booted_at"]), "last_seen": _wire(row["last_seen"]),
                 "connectors": {k: {"status": v["status"], "at": _wire(v["at"])}
                                for k, v in json.loads(row["connectors"]).items()}}
@@ -1027,6 +1032,11 @@ def _migrate(db: sqlite3.Connection) -> None:
         if "security_profile" not in _columns_of(db, "stations"):
             db.execute("ALTER TABLE stations ADD COLUMN security_profile INTEGER NOT NULL "
                        "DEFAULT 1")
+        if "ocpp_version" not in _columns_of(db, "station_state"):
+            db.execute("ALTER TABLE station_state ADD COLUMN ocpp_version TEXT")
+        if "ocpp_versions" not in _columns_of(db, "stations"):
+            db.execute("ALTER TABLE stations ADD COLUMN ocpp_versions TEXT NOT NULL "
+                       "DEFAULT '2.1,2.0.1,1.6'")
         if "premise_id" not in _columns_of(db, "sessions"):  # was indexed inside the JSON
             db.execute("ALTER TABLE sessions ADD COLUMN premise_id TEXT")
             db.execute("UPDATE sessions SET premise_id = json_extract(data, '$.premise_id')")
@@ -1062,7 +1072,7 @@ def _row(kind: str, e: Any) -> tuple[Any, ...]:
                 e.guest_policy, _json(list(e.host_pays_for)))
     if kind == "stations":
         return (e.id, e.premise_id, e.kind, e.eumd_serial, e.max_power_w, e.password_hash,
-                e.security_profile)
+                e.security_profile, ",".join(e.ocpp_versions))
     return (e.id, e.vin, e.owner_account, e.home_premise, e.program_id, e.territory, e.status,
             to_storage(e.valid_until) if e.valid_until else None, e.group_id)
 
@@ -1085,7 +1095,8 @@ def _premise(row: sqlite3.Row) -> Premise:
 
 def _station(row: sqlite3.Row) -> Station:
     return Station(row["id"], row["premise_id"], row["kind"], row["eumd_serial"],
-                   row["max_power_w"], row["password_hash"], row["security_profile"])
+                   row["max_power_w"], row["password_hash"], row["security_profile"],
+                   tuple(row["ocpp_versions"].split(",")))
 
 
 def _pev(row: sqlite3.Row, identifiers: list[sqlite3.Row]) -> Pev:

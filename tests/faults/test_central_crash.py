@@ -9,7 +9,7 @@ import sys
 import time
 from datetime import timedelta
 
-from central.registry import load_registry
+from central.domain.registry import load_registry
 from central.store import SqliteStore
 from tests.faults.processes import start_central
 from tests.helpers import ROOT, local

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from websockets.exceptions import InvalidMessage, InvalidStatus
 
-from central.certificates import StationCa
+from central.domain.certificates import StationCa
 from central.store import SqliteStore
 from tests.faults.processes import start_central
 from tests.helpers import example_registry

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from websockets.exceptions import ConnectionClosedError
 
-from central.sessions import Session
+from central.domain.sessions import Session
 from central.store import SqliteStore
 from central.store.errors import StorageUnavailable
 from tests.helpers import example_registry, writes_locked

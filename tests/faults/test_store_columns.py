@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from central.sessions import Session
+from central.domain.sessions import Session
 from central.store import SqliteStore
 from central.store.sqlite import _session_data
 from tests.helpers import ROOT

@@ -19,13 +19,13 @@ import httpx
 import pytest
 import websockets
 
-from central.api import create_app, start_api
-from central.certificates import StationCa
-from central.dispatch import DemandDispatcher
-from central.registry import Registry
-from central.router import CommandRouter
-from central.server import OcppServer
-from central.services import CentralServices
+from central.domain.certificates import StationCa
+from central.domain.dispatch import DemandDispatcher
+from central.domain.registry import Registry
+from central.domain.services import CentralServices
+from central.operator.api import create_app, start_api
+from central.protocol.router import CommandRouter
+from central.protocol.server import OcppServer
 from central.store import SqliteStore
 from shared.clock import Clock
 from tests.helpers import LA, ROOT, example_registry, local

@@ -12,7 +12,7 @@ from websockets.extensions.permessage_deflate import (
 from websockets.frames import CONT, TEXT, Frame
 from websockets.typing import ExtensionParameter
 
-from central.compression import COMPRESSION, MIN_COMPRESSED_BYTES
+from central.protocol.compression import COMPRESSION, MIN_COMPRESSED_BYTES
 from tests.integration.conftest import open_link
 
 

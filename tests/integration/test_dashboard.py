@@ -5,7 +5,7 @@ import asyncio
 
 from rich.console import Console
 
-from central.dashboard import DashboardState, follow, render
+from central.operator.dashboard import DashboardState, follow, render
 from tests.integration.conftest import API_TOKEN, open_link, pev_central, rpc, run_agent, tonight
 
 UTILITY = {"name": "Cascade Valley Power", "timezone": "America/Los_Angeles", "currency": "USD"}

@@ -7,7 +7,7 @@ import sys
 import tomllib
 from collections import Counter
 
-from central.registry import load_registry
+from central.domain.registry import load_registry
 from tests.helpers import ROOT
 from tests.integration.conftest import pev_central, running_central
 

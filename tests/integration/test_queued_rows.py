@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from central.sessions import Session
+from central.domain.sessions import Session
 from central.store import SqliteStore
 from central.store.errors import StorageUnavailable
-from shared.ocpp201 import MeterSample
+from shared.metering import MeterSample
 from tests.helpers import example_registry, writes_locked
 
 AT = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ocpp.messages import MessageType
 
-from central.api import CSMS_ACTIONS
+from central.protocol.v201.link import CSMS_ACTIONS
 from tests.integration.conftest import open_link, rpc
 from tests.ocpp_payloads import request, response, valid_response
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from ocpp.v201 import call
 
-from central.dashboard import DashboardState
+from central.operator.dashboard import DashboardState
 from shared.timeutil import to_wire
 from shared.units import money
 from tests.helpers import example_registry, local

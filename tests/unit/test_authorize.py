@@ -3,7 +3,7 @@
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from central.authorize import Binding, Refusal, decide, describe
+from central.domain.authorize import Binding, Refusal, decide, describe
 from tests.helpers import example_registry
 
 REG = example_registry()

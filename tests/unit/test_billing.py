@@ -6,7 +6,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from central.billing import Reading, RunningCost, rate
+from central.domain.billing import Reading, RunningCost, rate
 from tests.helpers import local, tariff
 
 WINTER_EV = tariff("ev-tou")  # winter: peak 16-21 0.42, partial-peak 21-24 0.40

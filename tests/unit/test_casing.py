@@ -17,7 +17,7 @@ JSON = st.recursive(
     max_leaves=20)
 
 
-@pytest.mark.parametrize("payload", [p for _, _, p in CORPUS])
+@pytest.mark.parametrize("payload", [p for *_, p in CORPUS])
 def test_every_corpus_payload_converts_as_the_package_does(payload):
     assert to_snake(payload) == camel_to_snake_case(payload)
     snake = camel_to_snake_case(payload)

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from central.device_reports import ReportPart, assemble
+from central.domain.device_reports import ReportPart, assemble
 
 AT = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)
 

@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.ocpp201 import InvalidReading, MeterSample, parse_meter_values
+from shared.metering import InvalidReading, MeterSample
+from shared.protocol.v201 import parse_meter_values
 
 AT = "2026-11-23T04:00:00Z"
 

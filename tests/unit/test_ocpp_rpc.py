@@ -13,7 +13,7 @@ from shared.ocpp_rpc import RefusedCall, decoded, encoded
 from tests.unit.test_validation import CORPUS
 
 
-@pytest.mark.parametrize("payload", [p for kind, _, p in CORPUS if kind == 3])
+@pytest.mark.parametrize("payload", [p for _, kind, _, p in CORPUS if kind == 3])
 def test_a_reply_is_the_text_the_package_writes(payload):
     result = CallResult("m1", payload, "TransactionEvent")
     assert encoded(result) == result.to_json()
@@ -41,7 +41,7 @@ def outcome(decode, raw):
 
 FRAMES = [
     *(json.dumps([kind, "m1", *([action] if kind == 2 else []), payload])
-      for kind, action, payload in CORPUS),
+      for _, kind, action, payload in CORPUS),
     '[2, "m1", "Heartbeat", {}]', ' [3,"m1",{"currentTime":"2026-11-23T04:00:00Z"}] ',
     '[2.0, "m1", "Heartbeat", {}]', '[3, "m1", {}, "extra"]', '[2, "m1", "Heartbeat"]',
     '[4, "m1", "FormatViolation", "bad", {}]', '[2, "m1", "X", {"a": 1, "a": 2}]',

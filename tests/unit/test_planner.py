@@ -6,8 +6,16 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from central.planner import Cap, EnergyRequest, EvPlan, Limit, first_excess, plan, premise_caps
-from shared.profiles import InstalledProfile, ProfileStack
+from central.domain.planner import (
+    Cap,
+    EnergyRequest,
+    EvPlan,
+    Limit,
+    first_excess,
+    plan,
+    premise_caps,
+)
+from shared.profiles import ChargingProfile, ProfileStack
 from shared.schedule import Schedule
 from tests.helpers import local, tariff
 
@@ -188,8 +196,8 @@ def given_limits(*profiles):
 
 def test_an_ev_plan_within_the_given_limits_passes_and_one_above_them_says_where():
     start = local(2026, 11, 22, 23, 0)
-    normal = InstalledProfile(1, 0, Schedule(start, ((0, 0), (3600, 7200), (7200, 0))))
-    overlay = InstalledProfile(2, 1, Schedule(start + timedelta(minutes=90), ((0, 3000),)),
+    normal = ChargingProfile(1, 0, Schedule(start, ((0, 0), (3600, 7200), (7200, 0))))
+    overlay = ChargingProfile(2, 1, Schedule(start + timedelta(minutes=90), ((0, 3000),)),
                                valid_from=start + timedelta(minutes=90),
                                valid_to=start + timedelta(minutes=100))
     given = given_limits(normal, overlay)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from central.ratelimit import RateLimit, TokenBucket
+from central.protocol.ratelimit import RateLimit, TokenBucket
 
 
 def test_a_burst_passes_at_once_then_messages_are_spaced_at_the_rate():

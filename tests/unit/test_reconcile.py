@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from central.reconcile import Thresholds, reconcile
+from central.domain.reconcile import Thresholds, reconcile
 
 
 @pytest.mark.parametrize(("meter", "pev", "status"), [

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from central.passwords import verify_password
-from central.registry import RegistryError, load_registry
+from central.domain.passwords import verify_password
+from central.domain.registry import RegistryError, load_registry
 from tests.helpers import EXAMPLE, example_registry
 
 

@@ -1,5 +1,6 @@
 """The fast validator (jsonschema-rs) agrees with the `ocpp` package's (jsonschema) on a
-corpus of valid and invalid messages, and the CALLERRORs are the package's own."""
+corpus of valid and invalid messages of each OCPP version, and the CALLERRORs are the
+package's own."""
 
 import copy
 import json
@@ -41,6 +42,28 @@ VALID = [
     (3, "NotifyEVChargingNeeds", {"status": "Accepted", "customData": {
         "vendorId": "pev-grid", "energyAvailableWh": 12000}}),
 ]
+# OCPP 1.6J: the whole transaction, and the schedules whose decimals the package
+# validates as Decimal (multipleOf 0.1)
+VALID_16 = [
+    (2, "BootNotification", {"chargePointVendor": "v", "chargePointModel": "m"}),
+    (2, "Authorize", {"idTag": "PEV-0001"}),
+    (2, "StartTransaction", {"connectorId": 1, "idTag": "PEV-0001", "meterStart": 1000,
+                             "timestamp": AT}),
+    (2, "MeterValues", {"connectorId": 1, "transactionId": 7, "meterValue": [
+        {"timestamp": AT, "sampledValue": [{"value": "1.5", "unit": "kWh",
+                                            "measurand": "Energy.Active.Import.Register",
+                                            "context": "Sample.Periodic"}]}]}),
+    (2, "StopTransaction", {"transactionId": 7, "meterStop": 2500, "timestamp": AT,
+                            "reason": "EVDisconnected"}),
+    (2, "SetChargingProfile", {"connectorId": 1, "csChargingProfiles": {
+        "chargingProfileId": 7, "transactionId": 7, "stackLevel": 0,
+        "chargingProfilePurpose": "TxProfile", "chargingProfileKind": "Absolute",
+        "chargingSchedule": {"chargingRateUnit": "A", "startSchedule": AT,
+                             "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 21.4}]}}}),
+    (3, "StartTransaction", {"transactionId": 7, "idTagInfo": {"status": "Accepted"}}),
+    (3, "DataTransfer", {"status": "Accepted", "data": "{}"}),
+]
+VERSIONED = [("2.0.1", *entry) for entry in VALID] + [("1.6", *entry) for entry in VALID_16]
 ODD_VALUES = [None, "", "x" * 600, -1, 1.5, True, [], {}, "2026-11-23", 2**40]
 
 
@@ -77,23 +100,23 @@ def message(kind, action, payload):
     return Call("m1", action, payload) if kind == 2 else CallResult("m1", payload, action)
 
 
-def package_error(kind, action, payload):
+def package_error(version, kind, action, payload):
     try:
-        _validate_payload(message(kind, action, payload), "2.0.1")
+        _validate_payload(message(kind, action, payload), version)
     except OCPPError as error:
         return type(error), error.code
     return None
 
 
-def our_error(kind, action, payload):
+def our_error(version, kind, action, payload):
     try:
-        validate(message(kind, action, payload))
+        validate(message(kind, action, payload), version)
     except OCPPError as error:
         return type(error), error.code
     return None
 
 
-CORPUS = [(kind, action, mutated) for kind, action, payload in VALID
+CORPUS = [(version, kind, action, mutated) for version, kind, action, payload in VERSIONED
           for mutated in [payload, *mutations(payload)]]
 
 
@@ -102,13 +125,13 @@ def test_the_corpus_has_both_valid_and_invalid_messages():
     assert len(CORPUS) > 500 and sum(verdicts) > 50 and verdicts.count(False) > 400
 
 
-@pytest.mark.parametrize(("kind", "action", "payload"), CORPUS,
+@pytest.mark.parametrize(("version", "kind", "action", "payload"), CORPUS,
                          ids=lambda value: json.dumps(value)[:40] if isinstance(value, dict)
                          else str(value))
-def test_both_validators_agree_and_the_callerror_is_the_packages(kind, action, payload):
-    reference = get_validator(kind, action, "2.0.1")
-    assert _compiled(kind, action).is_valid(payload) == reference.is_valid(payload)
-    assert our_error(kind, action, payload) == package_error(kind, action, payload)
+def test_both_validators_agree_and_the_callerror_is_the_packages(version, kind, action,
+                                                                 payload):
+    assert our_error(version, kind, action, payload) == \
+        package_error(version, kind, action, payload)
 
 
 json_values = st.recursive(
@@ -124,8 +147,11 @@ def test_random_fields_get_the_same_verdict(entry, key, value):
     kind, action, payload = entry
     for candidate in ({**payload, key: value}, {key: value}, value):
         reference = get_validator(kind, action, "2.0.1")
-        assert _compiled(kind, action).is_valid(candidate) == reference.is_valid(candidate)
+        assert _compiled(kind, action, "2.0.1").is_valid(candidate) == \
+            reference.is_valid(candidate)
 
 
 def test_an_action_without_a_schema_is_the_packages_not_implemented():
-    assert our_error(2, "FlyToTheMoon", {}) == package_error(2, "FlyToTheMoon", {})
+    for version in ("1.6", "2.0.1", "2.1"):
+        assert our_error(version, 2, "FlyToTheMoon", {}) == \
+            package_error(version, 2, "FlyToTheMoon", {})

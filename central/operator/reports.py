@@ -7,9 +7,9 @@ from typing import Any
 
 from rich.table import Table
 
-from central.demand import DrEvent
-from central.registry import Registry
-from central.sessions import Session
+from central.domain.demand import DrEvent
+from central.domain.registry import Registry
+from central.domain.sessions import Session
 from shared.timeutil import to_wire
 
 

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from rich.console import Group
 from rich.table import Table
 
-from central.sessions import SessionLine
+from central.domain.sessions import SessionLine
 from central.store.sqlite import SqliteStore
 
 SECTIONS = {"home": "Charging at home (L1)", "away": "Charging away, billed here (L2-B)",

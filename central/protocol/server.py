@@ -1,4 +1,5 @@
-"""WebSocket accept: path /ocpp/<station_id>, subprotocol and Basic auth before the upgrade."""
+"""WebSocket accept: path /ocpp/<station_id>, Basic auth, then the OCPP version, all
+before the upgrade; each version's connection served by its own protocol adapter."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import base64
 import binascii
 import logging
 import ssl
+from collections.abc import Sequence
 from http import HTTPStatus
 from urllib.parse import unquote
 
@@ -15,20 +17,24 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from central.compression import COMPRESSION
-from central.passwords import verify_password
-from central.ratelimit import RateLimit
-from central.registry import CERTIFICATE_PROFILE
-from central.router import CommandRouter
-from central.services import CentralServices
-from central.station import StationLink
-from central.tls import client_common_name
-from shared.ocpp201 import SUBPROTOCOL
+from central.domain.passwords import verify_password
+from central.domain.registry import CERTIFICATE_PROFILE, Station
+from central.domain.services import CentralServices
+from central.protocol.compression import COMPRESSION
+from central.protocol.link import StationLink
+from central.protocol.ratelimit import RateLimit
+from central.protocol.router import CommandRouter
+from central.protocol.tls import client_common_name
+from central.protocol.v201.link import StationLink201
 
-log = logging.getLogger("central.server")
+log = logging.getLogger("central.protocol.server")
 
 PATH_PREFIX = "/ocpp/"
 MAX_FRAME_BYTES = 64 * 1024
+# each version's adapter, by the WebSocket subprotocol that names it; newest first, the
+# order a station's offer is taken in
+ADAPTERS: dict[str, type[StationLink]] = {
+    link.subprotocol: link for link in (StationLink201,)}
 
 
 def station_id_from_path(path: str) -> str | None:
@@ -69,16 +75,14 @@ class OcppServer:
 
     async def process_request(self, connection: ServerConnection,
                               request: Request) -> Response | None:
-        """Refuse before the upgrade: unknown path 404, no OCPP subprotocol 400, auth 401/403."""
+        """Refuse before the upgrade: unknown path 404, auth 401/403, then no OCPP version
+        both sides speak 400."""
         station_id = station_id_from_path(request.path)
         if station_id is None:
             return connection.respond(HTTPStatus.NOT_FOUND,
                                       "connect to /ocpp/<station id>\n")
-        if SUBPROTOCOL not in _offered_subprotocols(request):
-            log.warning("refused: subprotocol", extra={"station": station_id})
-            return connection.respond(HTTPStatus.BAD_REQUEST,
-                                      f"offer the WebSocket subprotocol {SUBPROTOCOL}\n")
-        refusal = await self._refusal(station_id, request, connection)
+        station = await self.services.store.station(station_id)
+        refusal = await self._refusal(station, request, connection)
         if refusal is not None:
             status, reason = refusal
             log.warning("refused: authentication", extra={"station": station_id,
@@ -87,10 +91,22 @@ class OcppServer:
             if status == HTTPStatus.UNAUTHORIZED:
                 response.headers["WWW-Authenticate"] = 'Basic realm="ocpp", charset="UTF-8"'
             return response
+        assert station is not None
+        allowed = [f"ocpp{version}" for version in station.ocpp_versions]
+        offered = _offered_subprotocols(request)
+        chosen = next((p for p in ADAPTERS if p in allowed and p in offered), None)
+        if chosen is None:
+            log.warning("refused: subprotocol", extra={"station": station_id,
+                                                       "offered": offered[:8]})
+            return connection.respond(
+                HTTPStatus.BAD_REQUEST,
+                f"offer one of the WebSocket subprotocols {', '.join(allowed)}: the OCPP "
+                "versions this central speaks with this station\n")
         connection.station_id = station_id  # type: ignore[attr-defined]
+        connection.adapter = ADAPTERS[chosen]  # type: ignore[attr-defined]
         return None
 
-    async def _refusal(self, station_id: str, request: Request,
+    async def _refusal(self, station: Station | None, request: Request,
                        connection: ServerConnection) -> tuple[HTTPStatus, str] | None:
         """Why this station may not connect this way (OCPP security profiles), or None.
 
@@ -98,7 +114,6 @@ class OcppServer:
         station and a wrong password get the same answer.
         """
         unknown = (HTTPStatus.UNAUTHORIZED, "unknown station or wrong password")
-        station = await self.services.store.station(station_id)
         if station is None:
             return unknown
         ssl_object = connection.transport.get_extra_info("ssl_object")
@@ -107,7 +122,7 @@ class OcppServer:
             if common_name is None:
                 return (HTTPStatus.UNAUTHORIZED, "security profile 3: connect over TLS with "
                                                  "this station's client certificate")
-            if common_name != station_id:
+            if common_name != station.id:
                 return (HTTPStatus.FORBIDDEN, "the client certificate is not this station's")
             return None
         if not await self._password_matches(station.id, station.password_hash, request):
@@ -126,7 +141,8 @@ class OcppServer:
 
     async def handle(self, connection: ServerConnection) -> None:
         station_id: str = connection.station_id  # type: ignore[attr-defined]
-        link = StationLink(station_id, connection, self.services, rate_limit=self.rate_limit)
+        adapter: type[StationLink] = connection.adapter  # type: ignore[attr-defined]
+        link = adapter(station_id, connection, self.services, rate_limit=self.rate_limit)
         await self.router.attach(station_id, link)
         try:
             await link.start()
@@ -137,6 +153,13 @@ class OcppServer:
 
     async def serve(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> Server:
         """Plain ws (security profile 1) or, with `tls`, wss (profiles 2 and 3)."""
-        return await serve(self.handle, host, port, subprotocols=[Subprotocol(SUBPROTOCOL)],
+        return await serve(self.handle, host, port, select_subprotocol=_select_subprotocol,
                            process_request=self.process_request, max_size=MAX_FRAME_BYTES,
                            ssl=tls, compression=None, extensions=[COMPRESSION])
+
+
+def _select_subprotocol(connection: ServerConnection,
+                        offered: Sequence[Subprotocol]) -> Subprotocol:
+    """The one process_request chose for this station."""
+    adapter: type[StationLink] = connection.adapter  # type: ignore[attr-defined]
+    return Subprotocol(adapter.subprotocol)

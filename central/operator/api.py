@@ -16,7 +16,6 @@ import hmac
 import json
 import logging
 import sqlite3
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict
 from datetime import datetime
@@ -28,49 +27,36 @@ from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as FastApiPath
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from ocpp.charge_point import (
-    camel_to_snake_case,
-    remove_nones,
-    serialize_as_dict,
-    snake_to_camel_case,
-)
 from ocpp.exceptions import OCPPError
-from ocpp.messages import Call, validate_payload
-from ocpp.v201 import call
 from pydantic import BaseModel, Field
 
-from central import demand, reports, statements
-from central.device_reports import ACTIONS as REPORT_ACTIONS
-from central.device_reports import Report
-from central.registry import RegistryError, Station, parse_entry
-from central.router import CommandRouter, NotConnected
-from central.services import CentralServices
+from central.domain import demand, statements
+from central.domain.commands import NotConnected
+from central.domain.device_reports import ACTIONS as REPORT_ACTIONS
+from central.domain.device_reports import Report
+from central.domain.registry import RegistryError, Station, parse_entry
+from central.domain.services import CentralServices
+from central.operator import reports
+from central.protocol.router import CommandRouter, UnknownAction
 from central.store.sqlite import NotFound
+from shared.fast_calls import CallErrorAnswer
 from shared.tariff import tariff_definition
 from shared.timeutil import parse_timestamp, to_wire
 
-log = logging.getLogger("central.api")
-
-# OCPP 2.0.1 requests a CSMS may send to a charging station.
-CSMS_ACTIONS = frozenset({
-    "CancelReservation", "CertificateSigned", "ChangeAvailability", "ClearCache",
-    "ClearChargingProfile", "ClearDisplayMessage", "ClearVariableMonitoring", "CostUpdated",
-    "CustomerInformation", "DataTransfer", "DeleteCertificate", "GetBaseReport",
-    "GetChargingProfiles", "GetCompositeSchedule", "GetDisplayMessages",
-    "GetInstalledCertificateIds", "GetLocalListVersion", "GetLog", "GetMonitoringReport",
-    "GetReport", "GetTransactionStatus", "GetVariables", "InstallCertificate",
-    "PublishFirmware", "RequestStartTransaction", "RequestStopTransaction", "ReserveNow",
-    "Reset", "SendLocalList", "SetChargingProfile", "SetDisplayMessage", "SetMonitoringBase",
-    "SetMonitoringLevel", "SetNetworkProfile", "SetVariableMonitoring", "SetVariables",
-    "TriggerMessage", "UnlockConnector", "UnpublishFirmware", "UpdateFirmware"})
-
+log = logging.getLogger("central.operator.api")
 
 RowId = Annotated[int, FastApiPath(ge=1, le=2**63 - 1)]  # what SQLite can hold
 
 
 class Command(StrEnum):
-    """The commands operators use most; any other goes through /ocpp/{action}."""
+    """The commands operators use most, by their names in OCPP 2.0.1 / 2.1 and in 1.6
+    (a station is sent only its own version's); any other goes through /ocpp/{action}."""
 
+    RemoteStartTransaction = "RemoteStartTransaction"
+    RemoteStopTransaction = "RemoteStopTransaction"
+    GetConfiguration = "GetConfiguration"
+    ChangeConfiguration = "ChangeConfiguration"
+    DataTransfer = "DataTransfer"
     RequestStartTransaction = "RequestStartTransaction"
     RequestStopTransaction = "RequestStopTransaction"
     SetChargingProfile = "SetChargingProfile"
@@ -355,29 +341,23 @@ def create_app(services: CentralServices, router: CommandRouter, token: str,
     # --- commands to stations -----------------------------------------------------------
 
     async def relay(station_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
-        if action not in CSMS_ACTIONS:
-            raise HTTPException(404, f"{action!r} is not an OCPP 2.0.1 request a CSMS sends")
         await known_station(station_id)
         try:
-            await validate_payload(Call(str(uuid.uuid4()), action, payload), "2.0.1")
-            message = getattr(call, action)(**camel_to_snake_case(payload))
-        except OCPPError as error:
-            raise HTTPException(422, f"payload fails the OCPP schema for {action}: "
-                                     f"{error.description}; {error.details}") from None
-        except TypeError as error:
-            raise HTTPException(422, f"payload does not fit {action}: {error}") from None
-        try:
             async with asyncio.timeout(command_timeout_s):
-                response = await router.call(station_id, message)
+                answer = await router.relay(station_id, action, payload)
+        except UnknownAction as error:
+            raise HTTPException(404, str(error)) from None
         except NotConnected as error:
             raise HTTPException(409, str(error)) from None
         except TimeoutError:
             raise HTTPException(504, f"{station_id} did not answer {action} within "
                                      f"{command_timeout_s} s") from None
         except OCPPError as error:
-            raise HTTPException(502, f"{station_id} answered CALLERROR "
-                                     f"{type(error).__name__}: {error.description}") from None
-        answer = snake_to_camel_case(remove_nones(serialize_as_dict(response)))
+            raise HTTPException(422, f"payload fails the OCPP schema for {action} (OCPP "
+                                     f"{router.version(station_id)}): {error.description}; "
+                                     f"{error.details}") from None
+        except CallErrorAnswer as answer:
+            raise HTTPException(502, f"{station_id} {answer}") from None
         log.info("command relayed", extra={"station": station_id, "action": action})
         return {"station": station_id, "action": action, "response": answer}
 

@@ -1,173 +1,82 @@
-"""One connected charge point: OCPP 2.0.1 handlers, thin.
-
-Each handler translates the request into a call on CentralServices and the result back
-into the response. A handler reads the request's payload and writes its response's as
-they are on the wire, JSON objects with the specification's camelCase names, and every
-response is checked against its official schema before it is sent. The `ocpp` package's
-way, every key of every message converted to and from snake_case between keyword
-arguments and dataclasses, was 14 % of the central's instructions per TransactionEvent
-for nothing the handlers need. CSMS-initiated calls go out from `after` hooks (tasks
-that run once the response is sent): awaiting `call()` inside a handler would deadlock
-the read loop.
-"""
+"""One connected OCPP 2.0.1 charging station: its handlers, thin (see
+central.protocol.link), and the domain's commands as 2.0.1 messages."""
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
-import time
 from collections import defaultdict
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from decimal import Decimal
 from typing import Any
 
-from ocpp.charge_point import _raise_key_error
-from ocpp.exceptions import (
-    FormatViolationError,
-    InternalError,
-    OCPPError,
-    PropertyConstraintViolationError,
-)
-from ocpp.messages import Call, MessageType
-from ocpp.routing import after, create_route_map, on
+from ocpp.exceptions import OCPPError
+from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call
 from ocpp.v201.enums import Action
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from central.certificates import CsrRefused
-from central.device_reports import KINDS as REPORT_ACTIONS
-from central.planner import EnergyRequest, EvPlan
-from central.ratelimit import RateLimit, TokenBucket
-from central.registry import Identifier
-from central.services import AuthorizationResult, CentralServices, TxEvent
-from central.store.errors import StorageUnavailable
-from shared.fast_calls import FastCalls
-from shared.ocpp201 import InvalidReading, parse_meter_values
-from shared.ocpp_rpc import RefusedCall, decoded, encoded, rejection
-from shared.timeutil import InvalidTimestamp, parse_timestamp, to_wire
+from central.domain.certificates import CsrRefused
+from central.domain.commands import ClearProfile, Command, SetProfile, StopTransaction
+from central.domain.device_reports import KINDS as REPORT_ACTIONS
+from central.domain.planner import EnergyRequest, EvPlan
+from central.domain.registry import Identifier
+from central.domain.services import AuthorizationResult, CentralServices, TxEvent
+from central.protocol.link import VENDOR_ID, Handler, Payload, StationLink, kept, routes_of
+from central.protocol.ratelimit import RateLimit
+from shared.profiles import ChargingProfile
+from shared.protocol.v201 import parse_meter_values, profile_payload
+from shared.timeutil import parse_timestamp, to_wire
 from shared.units import ac_power_w
-from shared.validation import validate
 
-log = logging.getLogger("central.station")
+log = logging.getLogger("central.protocol.v201.link")
 
 HEARTBEAT_INTERVAL_S = 300
 RESENDS_PER_TRANSACTION = 3  # the limits sent again after an EV plan that broke them
-STORAGE_UNAVAILABLE = 1011  # close code: try again later, nothing was kept
-THROTTLE_LOG_EVERY_S = 10.0
-VENDOR_ID = "pev-grid"
 PHASES = {"AC_single_phase": 1, "AC_two_phase": 2, "AC_three_phase": 3}
-Payload = dict[str, Any]  # a request's or response's JSON object, as on the wire
+
+# OCPP 2.0.1 requests a CSMS may send to a charging station.
+CSMS_ACTIONS = frozenset({
+    "CancelReservation", "CertificateSigned", "ChangeAvailability", "ClearCache",
+    "ClearChargingProfile", "ClearDisplayMessage", "ClearVariableMonitoring", "CostUpdated",
+    "CustomerInformation", "DataTransfer", "DeleteCertificate", "GetBaseReport",
+    "GetChargingProfiles", "GetCompositeSchedule", "GetDisplayMessages",
+    "GetInstalledCertificateIds", "GetLocalListVersion", "GetLog", "GetMonitoringReport",
+    "GetReport", "GetTransactionStatus", "GetVariables", "InstallCertificate",
+    "PublishFirmware", "RequestStartTransaction", "RequestStopTransaction", "ReserveNow",
+    "Reset", "SendLocalList", "SetChargingProfile", "SetDisplayMessage", "SetMonitoringBase",
+    "SetMonitoringLevel", "SetNetworkProfile", "SetVariableMonitoring", "SetVariables",
+    "TriggerMessage", "UnlockConnector", "UnpublishFirmware", "UpdateFirmware"})
 
 
-class StationLink(FastCalls, ChargePoint):  # type: ignore[misc]  # ocpp is untyped
+class StationLink201(StationLink, ChargePoint):  # type: ignore[misc]  # ocpp is untyped
+    ocpp_version = "2.0.1"
+    subprotocol = "ocpp2.0.1"
+    csms_actions = CSMS_ACTIONS
+
     def __init__(self, station_id: str, connection: ServerConnection,
                  services: CentralServices, response_timeout: float = 30,
                  rate_limit: RateLimit | None = None) -> None:
-        super().__init__(station_id, connection, response_timeout)
-        del self.route_map  # the class's ROUTES serve every connection (memory per station)
-        self.services = services
-        self._bucket = TokenBucket(rate_limit or RateLimit(), time.monotonic())
-        self._throttled = 0  # messages delayed by the rate limit since it was last logged
-        self._throttle_logged_at = -THROTTLE_LOG_EVERY_S
-        self._connection: ServerConnection = connection
-        self._profiles: dict[int, list[dict[str, Any]]] = {}  # planned, waiting to be sent
+        super().__init__(station_id, connection, services, response_timeout, rate_limit)
+        self._profiles: dict[int, list[ChargingProfile]] = {}  # planned, waiting to be sent
         self._resends: defaultdict[int, int] = defaultdict(int)  # by EVSE, since planned
-        self._after_tasks: set[asyncio.Task[Any]] = set()
         self._signed_chain: str | None = None  # signed, to send once the answer has gone
         self._costs_due: dict[str, Decimal] = {}  # transaction -> cost so far, to show
         self._shows_cost = True  # until the station refuses a CostUpdated
         self._cost_lock = asyncio.Lock()
 
-    async def close(self, reason: str) -> None:
-        await self._connection.close(1000, reason)
-
-    async def route_message(self, raw_msg: str | bytes) -> None:
-        """As the ocpp package does, but a malformed frame gets a CALLERROR, not silence."""
-        await self._throttle()
-        try:
-            if isinstance(raw_msg, bytes):
-                raise ValueError("binary frame")
-            msg = decoded(raw_msg)
-        except RefusedCall as refused:
-            await self._refuse(refused.call, refused.error)
-            return
-        except (OCPPError, ValueError, IndexError, RecursionError):
-            error = rejection(raw_msg)
-            log.warning("malformed frame", extra={"station": self.id,
-                                                  "error": error.error_code})
-            self.services.bus.publish("error", station=self.id, error=error.error_code,
-                                      description=error.error_description)
-            await self._send(error.to_json())
-            return
-        if msg.message_type_id == MessageType.Call:
-            try:
-                await self._handle_call(msg)
-            except OCPPError as error:
-                await self._refuse(msg, error)
-        else:
-            self._response_queue.put_nowait(msg)
-
-    async def _refuse(self, msg: Call, error: OCPPError) -> None:
-        log.warning("call refused", extra={"station": self.id, "action": msg.action,
-                                           "error": type(error).__name__})
-        await self._send(msg.create_call_error(error).to_json())
-
-    async def _throttle(self) -> None:
-        """Hold a flooding station to its rate (the next frame is read only after this)."""
-        now = time.monotonic()
-        wait = self._bucket.delay(now)
-        if not wait:
-            return
-        self._throttled += 1
-        if now - self._throttle_logged_at >= THROTTLE_LOG_EVERY_S:
-            log.warning("rate limited", extra={"station": self.id, "delayed": self._throttled,
-                                               "per_s": self._bucket.limit.per_s})
-            self._throttle_logged_at, self._throttled = now, 0
-        await asyncio.sleep(wait)
-
-    async def _handle_call(self, msg: Call) -> None:
-        """The ocpp package's call handling, but for what its catch-all gets wrong.
-
-        Validation takes the fast path (shared.validation) to the package's own verdicts;
-        the handler gets the payload as it came, not keyword arguments. A store that cannot
-        keep a message gets it no answer at all and the link closed: a CALLERROR would
-        make the station drop a TransactionEvent after MessageAttempts (OCPP E13), while a
-        closed link makes it queue and replay. A failing handler is logged without the
-        frame, which may carry an idToken.
-        """
-        handlers = ROUTES.get(msg.action, {})
-        if "_on_action" not in handlers:
-            _raise_key_error(msg.action, self._ocpp_version)
-        validate(msg)
-        try:
-            response = await handlers["_on_action"](self, msg.payload)  # all coroutines
-        except StorageUnavailable as error:
-            log.error("storage unavailable: not answered, link closed for a replay",
-                      extra={"station": self.id, "action": msg.action, "error": str(error)})
-            await self._connection.close(STORAGE_UNAVAILABLE, "storage unavailable, retry")
-            return
-        except OCPPError:
-            raise
-        except InvalidTimestamp as error:  # the schema's date-time format is not checked
-            raise FormatViolationError(description=str(error)) from None
-        except InvalidReading as error:
-            raise PropertyConstraintViolationError(description=str(error)) from None
-        except Exception as error:
-            log.exception("handler failed", extra={"station": self.id, "action": msg.action,
-                                                   "error": type(error).__name__})
-            raise InternalError(description="the central system failed on this request "
-                                            "and kept nothing of it") from None
-        reply = msg.create_call_result(response)
-        validate(reply)
-        await self._send(encoded(reply))
-        after_action = handlers.get("_after_action")
-        pending = after_action(self, msg.payload) if after_action is not None else None
-        if pending is not None:  # a coroutine, run once the response has gone
-            task = asyncio.ensure_future(pending)
-            self._after_tasks.add(task)
-            task.add_done_callback(self._after_tasks.discard)
+    async def execute(self, command: Command) -> str:
+        match command:
+            case SetProfile(evse_id, profile):
+                return await self.send_profile(evse_id, profile)
+            case ClearProfile(profile_id):
+                return await self.answered("ClearChargingProfile", call.ClearChargingProfile(
+                    charging_profile_id=profile_id))
+            case StopTransaction(transaction_id):
+                return await self.answered("RequestStopTransaction",
+                                           call.RequestStopTransaction(
+                                               transaction_id=transaction_id))
 
     # --- provisioning -----------------------------------------------------------------
 
@@ -176,7 +85,7 @@ class StationLink(FastCalls, ChargePoint):  # type: ignore[misc]  # ocpp is unty
         station = payload["chargingStation"]
         now = await self.services.station_booted(
             self.id, station.get("vendorName", ""), station.get("model", ""),
-            station.get("firmwareVersion"))
+            station.get("firmwareVersion"), self.ocpp_version)
         return {"currentTime": to_wire(now), "interval": HEARTBEAT_INTERVAL_S,
                 "status": "Accepted"}
 
@@ -212,7 +121,7 @@ class StationLink(FastCalls, ChargePoint):  # type: ignore[misc]  # ocpp is unty
             identifiers=_identifiers(id_token) if id_token else (),
             samples=tuple(parse_meter_values(payload.get("meterValue", ()))),
             stopped_reason=info.get("stoppedReason"),
-            charging_state=info.get("chargingState")))
+            charging_state=info.get("chargingState"), ocpp_version=self.ocpp_version))
         response: Payload = {}
         if reply.total_cost is not None:  # the Ended's
             response["totalCost"] = float(reply.total_cost)
@@ -295,21 +204,10 @@ class StationLink(FastCalls, ChargePoint):  # type: ignore[misc]  # ocpp is unty
         for profile in self._profiles.pop(evse_id, []):
             await self.send_profile(evse_id, profile)
 
-    async def send_profile(self, evse_id: int, profile: dict[str, Any]) -> str:
+    async def send_profile(self, evse_id: int, profile: ChargingProfile) -> str:
         """SetChargingProfile; returns the station's status (or why there is none)."""
-        try:
-            response = await self.call(call.SetChargingProfile(evse_id=evse_id,
-                                                               charging_profile=profile))
-        except (TimeoutError, OSError, ConnectionClosed) as error:
-            log.warning("SetChargingProfile not answered", extra={"station": self.id,
-                                                                  "error": str(error)})
-            return "NoAnswer"
-        status: str = getattr(response, "status", "CALLERROR")
-        log_fn = log.info if status == "Accepted" else log.warning
-        log_fn("SetChargingProfile answered", extra={"station": self.id, "evse": evse_id,
-                                                      "profile": profile["id"],
-                                                      "status": status})
-        return status
+        return await self.answered("SetChargingProfile", call.SetChargingProfile(
+            evse_id=evse_id, charging_profile=profile_payload(profile)))
 
     @on(Action.notify_ev_charging_schedule)
     async def on_notify_ev_charging_schedule(self, payload: Payload) -> Payload:
@@ -395,28 +293,16 @@ KEPT = ("NotifyEvent", "SecurityEventNotification", "FirmwareStatusNotification"
         "NotifyDisplayMessages", "MeterValues")
 
 
-def _kept(action: str) -> Callable[[StationLink, Payload], Coroutine[Any, Any, Payload]]:
-    async def keep(link: StationLink, payload: Payload) -> Payload:
-        await link.services.records.keep(link.id, action, payload)
-        return {}
-    return keep
-
-
-def _reported(action: str) -> Callable[[StationLink, Payload], Coroutine[Any, Any, Payload]]:
-    async def report_part(link: StationLink, payload: Payload) -> Payload:
+def _reported(action: str) -> Handler:
+    async def report_part(link: StationLink201, payload: Payload) -> Payload:
         await link.services.records.report_part(link.id, action, payload)
         return {}
     return report_part
 
 
-# action -> {"_on_action": function, "_after_action": function}, called with the link: the
-# methods themselves, not the package's pass-through wrappers (each repacks the arguments)
-ROUTES: dict[str, dict[str, Any]] = {
-    **{action: {"_on_action": _kept(action)} for action in KEPT},
-    **{action: {"_on_action": _reported(action)} for action in REPORT_ACTIONS},
-    **{action: {key: inspect.unwrap(value) if callable(value) else value
-                for key, value in route.items()}
-       for action, route in create_route_map(StationLink).items()}}
+StationLink201.routes = routes_of(StationLink201, {
+    **{action: kept(action) for action in KEPT},
+    **{action: _reported(action) for action in REPORT_ACTIONS}})
 
 
 def _identifiers(id_token: Payload) -> tuple[Identifier, ...]:

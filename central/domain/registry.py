@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from central.passwords import hash_password, is_password_hash
+from central.domain.passwords import hash_password, is_password_hash
 from shared.tariff import Tariff, TariffError, parse_tariff
 
 STATION_KINDS = ("evse", "portal")  # premise-mounted EVSE; energy portal (outlet) for a cordset
 GUEST_POLICIES = ("driver_pays", "host_pays")
 SECURITY_PROFILES = (1, 2, 3)  # OCPP 2.0.1 A00: Basic auth; TLS + Basic auth; mutual TLS
 CERTIFICATE_PROFILE = 3
+OCPP_VERSIONS = ("2.1", "2.0.1", "1.6")  # the versions the central speaks, newest first
 PEV_STATUSES = ("active", "blocked", "expired")
 # OCPP 2.0.1 IdTokenEnumType values, plus VIN (carried in additionalInfo in 2.0.1).
 TOKEN_TYPES = ("Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local",
@@ -72,6 +73,7 @@ class Station:
     max_power_w: int
     password_hash: str = field(repr=False)  # "" for security profile 3 (a certificate)
     security_profile: int = 1  # OCPP: 1 Basic auth, 2 TLS + Basic auth, 3 mutual TLS
+    ocpp_versions: tuple[str, ...] = OCPP_VERSIONS  # the ones it may connect with
 
 
 @dataclass(frozen=True)
@@ -356,8 +358,13 @@ class _Parser:
     def station(self, index: int, table: Any, ids: Mapping[str, set[str]]) -> Station:
         r = self.reader("stations", index, table)
         r.check_keys({"id", "premise", "kind", "eumd_serial", "max_power_w", "password",
-                      "password_hash", "security_profile"})
+                      "password_hash", "security_profile", "ocpp_versions"})
         profile = r.security_profile()
+        versions = table.get("ocpp_versions", list(OCPP_VERSIONS))
+        if not isinstance(versions, list) or not versions or \
+                not all(v in OCPP_VERSIONS for v in versions):
+            raise r.fail("ocpp_versions", "'ocpp_versions' must be a non-empty list of "
+                                          f"{', '.join(repr(v) for v in OCPP_VERSIONS)}")
         if profile == CERTIFICATE_PROFILE:
             if "password" in table or "password_hash" in table:
                 key = "password" if "password" in table else "password_hash"
@@ -379,7 +386,8 @@ class _Parser:
                                               "written by this tool")
         return Station(r.text("id", is_id=True), self.refer(r, "premise", "premises", ids),
                        r.choice("kind", STATION_KINDS, "evse"), r.text("eumd_serial"),
-                       r.positive_int("max_power_w"), password_hash, profile)
+                       r.positive_int("max_power_w"), password_hash, profile,
+                       tuple(v for v in OCPP_VERSIONS if v in versions))
 
     def pev(self, index: int, table: Any, ids: Mapping[str, set[str]]) -> Pev:
         r = self.reader("pevs", index, table)

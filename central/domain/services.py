@@ -13,22 +13,22 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from central import billing, demand, planner
-from central.authorize import Decision, Refusal, decide, describe
-from central.certificates import CsrRefused, StationCa
-from central.events import EventBus
-from central.reconcile import Thresholds, reconcile
-from central.registry import Identifier, Premise
-from central.sessions import Session
-from central.station_records import StationRecords
+from central.domain import billing, demand, planner
+from central.domain.authorize import Decision, Refusal, decide, describe
+from central.domain.certificates import CsrRefused, StationCa
+from central.domain.events import EventBus
+from central.domain.reconcile import Thresholds, reconcile
+from central.domain.registry import Identifier, Premise
+from central.domain.sessions import Session
+from central.domain.station_records import StationRecords
 from central.store.sqlite import NotFound, SqliteStore
 from shared.clock import Clock
-from shared.ocpp201 import MeterSample, build_charging_profile, installed_profile
-from shared.profiles import ProfileStack
+from shared.metering import MeterSample
+from shared.profiles import ChargingProfile, ProfileStack
 from shared.schedule import Schedule
 from shared.timeutil import parse_timestamp, to_wire
 
-log = logging.getLogger("central.services")
+log = logging.getLogger("central.domain.services")
 
 FUTURE_TOLERANCE = timedelta(hours=1)  # station clocks drift; beyond this, flag it
 COST_UPDATE_EVERY = timedelta(minutes=5)  # of meter time: the running cost at the station
@@ -60,6 +60,7 @@ class TxEvent(NamedTuple):
     samples: tuple[MeterSample, ...] = ()
     stopped_reason: str | None = None
     charging_state: str | None = None
+    ocpp_version: str | None = None  # of the link that carried it, for the record
 
 
 @dataclass(frozen=True)
@@ -91,13 +92,13 @@ class PlanCheck:
     within: bool
     reason_code: str = ""
     reason: str = ""
-    resend: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    resend: list[ChargingProfile] = field(default_factory=list, repr=False)
 
 
 @dataclass(frozen=True)
 class Negotiation:
     plan: planner.Plan
-    profiles: list[dict[str, Any]] = field(repr=False)  # the normal TxProfile, DR overlays
+    profiles: list[ChargingProfile] = field(repr=False)  # DR overlays, then the normal one
 
 
 class CentralServices:
@@ -114,11 +115,11 @@ class CentralServices:
     # --- provisioning -----------------------------------------------------------------
 
     async def station_booted(self, station_id: str, vendor: str, model: str,
-                             firmware: str | None) -> datetime:
+                             firmware: str | None, ocpp_version: str) -> datetime:
         now = self.clock.now()
-        await self.store.record_boot(station_id, vendor, model, firmware, now)
+        await self.store.record_boot(station_id, vendor, model, firmware, now, ocpp_version)
         log.info("station booted", extra={"station": station_id, "vendor": vendor,
-                                          "model": model})
+                                          "model": model, "ocpp": ocpp_version})
         return now
 
     async def station_seen(self, station_id: str) -> datetime:
@@ -287,6 +288,8 @@ class CentralServices:
                                       f"{to_wire(event.timestamp)}, in the future")
         if session.evse_id is None and event.evse_id is not None:
             session.evse_id, changed = event.evse_id, True
+        if session.ocpp_version is None and event.ocpp_version is not None:
+            session.ocpp_version, changed = event.ocpp_version, True
         if event.event_type == "Started":
             session.started_at = event.timestamp
             begin = next((s.register_wh for s in event.samples if s.register_wh is not None),
@@ -424,7 +427,7 @@ class CentralServices:
         return [e for e in await self.store.dr_events() if e.ends > now]
 
     async def _given_profiles(self, session: Session, events: list[demand.DrEvent],
-                              ) -> list[dict[str, Any]]:
+                              ) -> list[ChargingProfile]:
         """The profiles the central gives a planned session, in the order they are sent:
         an overlay for each of these DR events, then its normal TxProfile (with the rate's
         price levels), last, as a station reports the EV's own plan when it gets that one
@@ -434,8 +437,9 @@ class CentralServices:
         assert session.departure is not None
         rate = await self.store.tariff(session.tariff_id)
         return [*(_overlay_profile(session, event) for event in events),
-                build_charging_profile(session.id, session.transaction_id, normal,
-                                       rate.segments(normal.start, session.departure))]
+                ChargingProfile(session.id, 0, normal, transaction_id=session.transaction_id,
+                                price_segments=tuple(rate.segments(normal.start,
+                                                                   session.departure)))]
 
     @staticmethod
     def _window(session: Session, event: demand.DrEvent) -> dict[str, str]:
@@ -454,7 +458,7 @@ class CentralServices:
         profiles = await self._given_profiles(session, events)
         given = ProfileStack()
         for profile in profiles:
-            given.install(installed_profile(profile))
+            given.install(profile)
         excess = planner.first_excess(given, plan, session.ev_voltage_v or NOMINAL_VOLTAGE_V,
                                       session.ev_phases)
         if excess is None:
@@ -467,7 +471,7 @@ class CentralServices:
                          f"{to_wire(at)}, above the {allowed_w} W it was given", profiles)
 
     async def dr_overlays(self, event: demand.DrEvent,
-                          ) -> list[tuple[str, int, dict[str, Any]]]:
+                          ) -> list[tuple[str, int, ChargingProfile]]:
         """(station, EVSE, overlay profile) for every planned live session in scope."""
         overlays = []
         async with self.store.unit():
@@ -548,13 +552,13 @@ def _flag(session: Session, problem: str) -> bool:
     return True
 
 
-def _overlay_profile(session: Session, event: demand.DrEvent) -> dict[str, Any]:
+def _overlay_profile(session: Session, event: demand.DrEvent) -> ChargingProfile:
     """A DR event's overlay on a planned session's normal schedule, as a profile."""
     assert session.id is not None
     begin, end, limits = demand.overlay(event, session.station_id, schedule_of(session))
-    return build_charging_profile(demand.overlay_id(event, session.id), session.transaction_id,
-                                  limits, stack_level=demand.DR_STACK_LEVEL, valid_from=begin,
-                                  valid_to=end)
+    return ChargingProfile(demand.overlay_id(event, session.id), demand.DR_STACK_LEVEL, limits,
+                           valid_from=begin, valid_to=end,
+                           transaction_id=session.transaction_id)
 
 
 def schedule_of(session: Session) -> Schedule:

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from central.billing import Reading, RunningCost
+from central.domain.billing import Reading, RunningCost
 
 SCENARIOS = ("L1", "L2-A", "L2-B")
 LIVE_VIEW = ("last_reading", "running_cost", "cost_due")  # Session fields not stored
@@ -35,6 +35,7 @@ class Session:
     transaction_id: str
     id: int | None = None
     evse_id: int | None = None
+    ocpp_version: str | None = None  # that carried the session
     status: str = "active"  # active | ended | refused
     started_at: datetime | None = None  # from the Started event; None until it arrives
     ended_at: datetime | None = None
@@ -64,7 +65,7 @@ class Session:
     cost_by_period: dict[str, dict[str, Any]] = field(default_factory=dict)
     currency: str | None = None
     stopped_reason: str | None = None
-    reconciliation: dict[str, Any] | None = None  # see central.reconcile
+    reconciliation: dict[str, Any] | None = None  # see central.domain.reconcile
     # demand response: event id -> {"from", "to"} (this station's window, ISO UTC) and
     # event id -> Wh metered inside it
     dr_windows: dict[str, dict[str, str]] = field(default_factory=dict)

@@ -13,13 +13,13 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from central.device_reports import Report, ReportPart, assemble
-from central.events import EventBus
+from central.domain.device_reports import Report, ReportPart, assemble
+from central.domain.events import EventBus
 from central.store.sqlite import SqliteStore
 from shared.clock import Clock
 from shared.timeutil import parse_timestamp, to_wire
 
-log = logging.getLogger("central.station_records")
+log = logging.getLogger("central.domain.station_records")
 
 Payload = dict[str, Any]
 

@@ -2,7 +2,8 @@
 
 Operators create and cancel events in the database, with the CLI or the API; the running
 central notices within a poll interval, sends overlay profiles to the live sessions in
-scope and clears them on cancel, through the command router.
+scope and clears them on cancel, as domain commands the station's protocol adapter
+translates.
 """
 
 from __future__ import annotations
@@ -10,19 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ocpp.exceptions import OCPPError
-from ocpp.v201 import call
+from central.domain.commands import ClearProfile, Command, NotConnected, SetProfile, Stations
+from central.domain.services import CentralServices
 
-from central.router import CommandRouter, NotConnected
-from central.services import CentralServices
-
-log = logging.getLogger("central.dispatch")
+log = logging.getLogger("central.domain.dispatch")
 
 
 class DemandDispatcher:
-    def __init__(self, services: CentralServices, router: CommandRouter,
+    def __init__(self, services: CentralServices, stations: Stations,
                  poll_s: float = 1.0) -> None:
-        self.services, self.router, self.poll_s = services, router, poll_s
+        self.services, self.stations, self.poll_s = services, stations, poll_s
         self._revision: tuple[int, str] | None = None
         self._applied: set[int] = set()
         self._cancelled: set[int] = set()
@@ -45,22 +43,20 @@ class DemandDispatcher:
                 self._cancelled.add(event.id)
                 if event.cancelled_at is None:
                     for station, profile_id in await self.services.dr_cancel(event):
-                        await self._send(station, call.ClearChargingProfile(
-                            charging_profile_id=profile_id))
+                        await self._send(station, ClearProfile(profile_id))
             elif not event.cancel_requested and event.id not in self._applied \
                     and event.ends > now:
                 self._applied.add(event.id)
                 for station, evse_id, profile in await self.services.dr_overlays(event):
-                    await self._send(station, call.SetChargingProfile(
-                        evse_id=evse_id, charging_profile=profile))
+                    await self._send(station, SetProfile(evse_id, profile))
 
-    async def _send(self, station: str, payload: object) -> None:
+    async def _send(self, station: str, command: Command) -> None:
         try:
-            response = await self.router.call(station, payload)
-        except (NotConnected, TimeoutError, OCPPError) as error:
+            status = await self.stations.send(station, command)
+        except NotConnected as error:
             log.warning("DR command not delivered", extra={"station": station,
                                                            "error": str(error)})
             return
         log.info("DR command answered", extra={"station": station,
-                                               "action": type(payload).__name__,
-                                               "status": getattr(response, "status", None)})
+                                               "command": type(command).__name__,
+                                               "status": status})

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TypeAlias
 
-from central.registry import Pev, Premise, Program
+from central.domain.registry import Pev, Premise, Program
 
 
 @dataclass(frozen=True)

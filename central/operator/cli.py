@@ -19,17 +19,19 @@ from typing import Any
 
 from rich.console import Console
 
-from central import demand, reports, statements, tls
-from central.certificates import StationCa
-from central.dispatch import DemandDispatcher
-from central.events import EventBus
-from central.generate import synthetic_registry
-from central.ratelimit import RateLimit
-from central.reconcile import Thresholds
-from central.registry import RegistryError, load_registry
-from central.router import CommandRouter
-from central.server import OcppServer
-from central.services import CentralServices
+from central.domain import demand, statements
+from central.domain.certificates import StationCa
+from central.domain.dispatch import DemandDispatcher
+from central.domain.events import EventBus
+from central.domain.reconcile import Thresholds
+from central.domain.registry import RegistryError, load_registry
+from central.domain.services import CentralServices
+from central.operator import reports
+from central.operator.generate import synthetic_registry
+from central.protocol import tls
+from central.protocol.ratelimit import RateLimit
+from central.protocol.router import CommandRouter
+from central.protocol.server import OcppServer
 from central.store import SqliteStore
 from central.store.errors import StorageUnavailable
 from central.store.sqlite import NotFound
@@ -195,7 +197,7 @@ async def _open_existing(path: Path) -> SqliteStore:
 
 async def serve(args: argparse.Namespace) -> int:
     # Imported here: the web stack is only needed to serve, not for quick CLI commands.
-    from central.api import create_app, start_api
+    from central.operator.api import create_app, start_api
 
     logs.setup(args.log_level)
     tls_context = _tls(args)
@@ -342,7 +344,7 @@ async def dr(args: argparse.Namespace) -> int:
 
 
 async def dashboard(args: argparse.Namespace) -> int:
-    from central.dashboard import Unauthorized, run
+    from central.operator.dashboard import Unauthorized, run
 
     if not args.token:
         raise UsageError(f"the dashboard needs the API token: --token or ${TOKEN_ENV}")

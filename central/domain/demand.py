@@ -15,7 +15,7 @@ import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from central.planner import Cap
+from central.domain.planner import Cap
 from shared.schedule import Schedule
 
 DR_STACK_LEVEL = 1

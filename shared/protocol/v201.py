@@ -1,4 +1,5 @@
-"""OCPP 2.0.1 shapes both sides build and read: meter values and charging profiles.
+"""OCPP 2.0.1 (and 2.1) shapes both sides build and read: meter values and charging
+profiles.
 
 Dicts built here use the snake_case keys the `ocpp` package converts to camelCase on the
 way out; what is read here (meterValues, by the central) is read as it is on the wire.
@@ -8,31 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
-from shared.profiles import InstalledProfile
+from shared.metering import MeterSample, in_base_unit
+from shared.profiles import ChargingProfile
 from shared.schedule import Schedule
 from shared.tariff import Segment
 from shared.timeutil import parse_timestamp, to_wire
-from shared.units import INT64
 
 SUBPROTOCOL = "ocpp2.0.1"
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 POWER = "Power.Active.Import"
 OUTLET = "Outlet"  # the EUMD: billing truth
 EV = "EV"  # the PEV's own running total: a cross-check
-
-
-class MeterSample(NamedTuple):
-    """One meterValue element reduced to what the utility uses (a NamedTuple: one is
-    made for every meter value sent or received)."""
-
-    timestamp: datetime
-    context: str
-    register_wh: int | None  # EUMD register, location Outlet
-    power_w: int | None
-    ev_total_wh: int | None  # PEV running total, location EV
 
 
 def build_meter_value(
@@ -52,34 +41,9 @@ def build_meter_value(
     return {"timestamp": to_wire(timestamp), "sampled_value": sampled}
 
 
-_SCALE = {"Wh": 1, "kWh": 1000, "W": 1, "kW": 1000}
-# 10**18 Wh is beyond any meter; and 10 to the power of a billion, which a station's frame
-# could ask for, would hold up the central's event loop for minutes.
-MULTIPLIERS = range(-18, 19)
-
-
-class InvalidReading(ValueError):
-    """A sampled value that no meter can have measured."""
-
-
 def _in_base_unit(sampled: Mapping[str, Any]) -> int | None:
     unit = sampled.get("unitOfMeasure") or {}
-    scale = _SCALE.get(unit.get("unit", "Wh"))
-    if scale is None:
-        return None
-    value, multiplier = sampled["value"], int(unit.get("multiplier", 0))
-    if multiplier not in MULTIPLIERS:
-        raise InvalidReading(f"unitOfMeasure multiplier {multiplier} is out of range "
-                             f"({MULTIPLIERS.start}..{MULTIPLIERS.stop - 1})")
-    if type(value) is int and multiplier >= 0:  # nearly every reading: exact without Decimal
-        reading: int = value * scale * 10 ** multiplier
-    else:
-        exact = Decimal(str(value)) * scale * (Decimal(10) ** multiplier)
-        reading = int(exact.to_integral_value())
-    if reading not in INT64:  # a register is a 64-bit integer
-        raise InvalidReading(f"sampled value {value} (multiplier {multiplier}) is beyond "
-                             "any meter's register")
-    return reading
+    return in_base_unit(sampled["value"], unit.get("unit", "Wh"), int(unit.get("multiplier", 0)))
 
 
 def parse_meter_values(meter_values: Iterable[Mapping[str, Any]]) -> list[MeterSample]:
@@ -106,36 +70,33 @@ def parse_meter_values(meter_values: Iterable[Mapping[str, Any]]) -> list[MeterS
     return samples
 
 
-def build_charging_profile(
-    profile_id: int, transaction_id: str, schedule: Schedule,
-    price_segments: Sequence[Segment] = (), stack_level: int = 0,
-    valid_from: datetime | None = None, valid_to: datetime | None = None,
-) -> dict[str, Any]:
-    """A TxProfile for one transaction, limits in W, with salesTariff price levels."""
+def profile_payload(profile: ChargingProfile) -> dict[str, Any]:
+    """A transaction's profile as a TxProfile, limits in W, with salesTariff price levels."""
+    schedule = profile.schedule
     charging_schedule: dict[str, Any] = {
-        "id": profile_id,
+        "id": profile.id,
         "start_schedule": to_wire(schedule.start),
         "charging_rate_unit": "W",
         "charging_schedule_period": [
             {"start_period": offset, "limit": limit} for offset, limit in schedule.periods
         ],
     }
-    if price_segments:
-        charging_schedule["sales_tariff"] = _sales_tariff(profile_id, schedule.start,
-                                                          price_segments)
-    profile: dict[str, Any] = {
-        "id": profile_id,
-        "stack_level": stack_level,
+    if profile.price_segments:
+        charging_schedule["sales_tariff"] = _sales_tariff(profile.id, schedule.start,
+                                                          profile.price_segments)
+    payload: dict[str, Any] = {
+        "id": profile.id,
+        "stack_level": profile.stack_level,
         "charging_profile_purpose": "TxProfile",
         "charging_profile_kind": "Absolute",
-        "transaction_id": transaction_id,
+        "transaction_id": profile.transaction_id,
         "charging_schedule": [charging_schedule],
     }
-    if valid_from is not None:
-        profile["valid_from"] = to_wire(valid_from)
-    if valid_to is not None:
-        profile["valid_to"] = to_wire(valid_to)
-    return profile
+    if profile.valid_from is not None:
+        payload["valid_from"] = to_wire(profile.valid_from)
+    if profile.valid_to is not None:
+        payload["valid_to"] = to_wire(profile.valid_to)
+    return payload
 
 
 def _sales_tariff(
@@ -152,13 +113,15 @@ def _sales_tariff(
     return {"id": tariff_id, "num_e_price_levels": len(prices), "sales_tariff_entry": entries}
 
 
-def installed_profile(profile: Mapping[str, Any]) -> InstalledProfile:
-    """A received profile as the station keeps it."""
+def charging_profile(profile: Mapping[str, Any]) -> ChargingProfile:
+    """A received profile (snake_case, as the `ocpp` package hands it) as the station
+    keeps it."""
     valid_from, valid_to = profile.get("valid_from"), profile.get("valid_to")
-    return InstalledProfile(int(profile["id"]), int(profile["stack_level"]),
-                            schedule_from_profile(profile),
-                            parse_timestamp(valid_from) if valid_from else None,
-                            parse_timestamp(valid_to) if valid_to else None)
+    return ChargingProfile(int(profile["id"]), int(profile["stack_level"]),
+                           schedule_from_profile(profile),
+                           parse_timestamp(valid_from) if valid_from else None,
+                           parse_timestamp(valid_to) if valid_to else None,
+                           profile.get("transaction_id"))
 
 
 def schedule_from_profile(profile: Mapping[str, Any]) -> Schedule:
