@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from shared.timeutil import parse_timestamp
 from shared.units import INT64
+
+ENERGY_REGISTER = "Energy.Active.Import.Register"
+POWER = "Power.Active.Import"
+OUTLET = "Outlet"  # the EUMD: billing truth
+EV = "EV"  # the PEV's own running total: a cross-check
 
 
 class MeterSample(NamedTuple):
@@ -50,3 +57,31 @@ def in_base_unit(value: int | float | str, unit: str, multiplier: int = 0) -> in
         raise InvalidReading(f"sampled value {value} (multiplier {multiplier}) is beyond "
                              "any meter's register")
     return reading
+
+
+def reduce_meter_values(
+    meter_values: Iterable[Mapping[str, Any]],
+    unit_of: Callable[[Mapping[str, Any]], tuple[str, int]],
+) -> list[MeterSample]:
+    """The wire's meterValue elements (camelCase, as OCPP 1.6 and 2.x share them but for
+    where the unit is: `unit_of` gives a sampled value's unit and multiplier), reduced to
+    what the utility uses."""
+    samples = []
+    for meter_value in meter_values:
+        register = power = ev_total = None
+        context = "Sample.Periodic"
+        for sampled in meter_value.get("sampledValue", []):
+            context = sampled.get("context", context)
+            measurand = sampled.get("measurand", ENERGY_REGISTER)
+            location = sampled.get("location", OUTLET)
+            if sampled.get("phase") is not None:
+                continue  # per-phase values: we bill on the totals
+            if measurand == ENERGY_REGISTER and location == OUTLET:
+                register = in_base_unit(sampled["value"], *unit_of(sampled))
+            elif measurand == ENERGY_REGISTER and location == EV:
+                ev_total = in_base_unit(sampled["value"], *unit_of(sampled))
+            elif measurand == POWER and location == OUTLET:
+                power = in_base_unit(sampled["value"], *unit_of(sampled))
+        samples.append(MeterSample(parse_timestamp(meter_value["timestamp"]), context,
+                                   register, power, ev_total))
+    return samples

@@ -11,20 +11,30 @@ only valid messages, the common case, take the fast path.
 
 from __future__ import annotations
 
+import json
 from functools import cache
+from pathlib import Path
 
 import jsonschema_rs
-from ocpp.messages import Call, CallResult, _validate_payload, get_validator
+import ocpp
+from ocpp.messages import Call, CallResult, MessageType, _validate_payload
+
+SCHEMAS = Path(ocpp.__file__).parent
 
 
 @cache
 def _compiled(message_type_id: int, action: str,
               version: str) -> jsonschema_rs.Draft4Validator | None:
     """The compiled schema of this action's request or response in this OCPP version;
-    None if it has none."""
+    None if it has none. (Read from the package's file, not through its get_validator:
+    that caches one validator per action whatever its float parser, and the package
+    validates 1.6's schedules with Decimals.)"""
+    suffix = "Response" if message_type_id == MessageType.CallResult else \
+        "" if version == "1.6" else "Request"
+    path = SCHEMAS / f"v{version.replace('.', '')}" / "schemas" / f"{action}{suffix}.json"
     try:
-        schema = get_validator(message_type_id, action, version).schema
-    except OSError:  # no such schema file: the package's validator reports it
+        schema = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError):  # no such schema file: the package's validator reports it
         return None
     # The package's jsonschema checks no formats (date-time, uri): neither does this.
     return jsonschema_rs.Draft4Validator(schema, validate_formats=False)

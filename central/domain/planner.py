@@ -43,6 +43,11 @@ class EnergyRequest:
     phases: int = 1
 
 
+# What a PEV that states no needs (a station with no way to tell them) is planned for: a
+# day's horizon, and the energy of a mid-size battery from near empty.
+UNSTATED_NEEDS = EnergyRequest(energy_wh=40_000, departure=None, ev_max_power_w=None)
+
+
 @dataclass(frozen=True)
 class EvPlan:
     """What the EV means to draw (ISO 15118, via NotifyEVChargingSchedule): limits in W or

@@ -7,6 +7,7 @@ Handlers translate OCPP to these calls and back; this module holds the order of 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -61,6 +62,9 @@ class TxEvent(NamedTuple):
     stopped_reason: str | None = None
     charging_state: str | None = None
     ocpp_version: str | None = None  # of the link that carried it, for the record
+    # whether the station numbers its events 0, 1, 2, ... (a session's completeness is
+    # then that no number is missing; without, that its register never went back)
+    seq_counted: bool = True
 
 
 @dataclass(frozen=True)
@@ -210,8 +214,9 @@ class CentralServices:
                 await self._bill(session)
                 total_cost = session.cost_total if session.cost_total is not None \
                     else Decimal("0.00")
-                session.complete = (session.started_at is not None
-                                    and await self._contiguous(event))
+                session.complete = session.started_at is not None and (
+                    await self._contiguous(event) if event.seq_counted
+                    else await self._register_continuous(session, event))
             elif session.tariff_id is not None:
                 newest = _keep_running_cost(session, event.samples, self.bus.listened)
                 if newest is not None:  # the cost is due, or to be rated for a watcher
@@ -230,6 +235,20 @@ class CentralServices:
         seq_nos = {*await self.store.event_seq_nos(event.station_id, event.transaction_id),
                    event.seq_no}
         return seq_nos == set(range(len(seq_nos)))
+
+    async def _register_continuous(self, session: Session, event: TxEvent) -> bool:
+        """The session's register, in time order, never went back (this event's too)."""
+        assert session.id is not None
+        registers = sorted((s.timestamp, s.register_wh)
+                           for s in (*await self.store.readings(session.id), *event.samples)
+                           if s.register_wh is not None)
+        return all(a <= b for (_, a), (_, b) in itertools.pairwise(registers))
+
+    async def assign_transaction_id(self, station_id: str, start: str) -> int:
+        """A transaction id the central chooses, for a station that does not choose its
+        own: the same `start` (what the station says of it) gets the same id again."""
+        async with self.store.unit():
+            return await self.store.assign_transaction_id(station_id, start)
 
     async def incomplete(self, station_id: str, transaction_id: str) -> bool:
         session = await self.store.session(station_id, transaction_id)

@@ -25,6 +25,7 @@ from central.protocol.link import StationLink
 from central.protocol.ratelimit import RateLimit
 from central.protocol.router import CommandRouter
 from central.protocol.tls import client_common_name
+from central.protocol.v16.link import StationLink16
 from central.protocol.v201.link import StationLink201
 
 log = logging.getLogger("central.protocol.server")
@@ -34,7 +35,7 @@ MAX_FRAME_BYTES = 64 * 1024
 # each version's adapter, by the WebSocket subprotocol that names it; newest first, the
 # order a station's offer is taken in
 ADAPTERS: dict[str, type[StationLink]] = {
-    link.subprotocol: link for link in (StationLink201,)}
+    link.subprotocol: link for link in (StationLink201, StationLink16)}
 
 
 def station_id_from_path(path: str) -> str | None:
@@ -92,9 +93,9 @@ class OcppServer:
                 response.headers["WWW-Authenticate"] = 'Basic realm="ocpp", charset="UTF-8"'
             return response
         assert station is not None
-        allowed = [f"ocpp{version}" for version in station.ocpp_versions]
+        allowed = [p for p in ADAPTERS if p[len("ocpp"):] in station.ocpp_versions]
         offered = _offered_subprotocols(request)
-        chosen = next((p for p in ADAPTERS if p in allowed and p in offered), None)
+        chosen = next((p for p in allowed if p in offered), None)
         if chosen is None:
             log.warning("refused: subprotocol", extra={"station": station_id,
                                                        "offered": offered[:8]})

@@ -91,6 +91,9 @@ CREATE TABLE IF NOT EXISTS meter_readings (
     session_id INTEGER NOT NULL REFERENCES sessions(id), seq_no INTEGER NOT NULL,
     timestamp TEXT NOT NULL, context TEXT NOT NULL, register_wh INTEGER,
     power_w INTEGER, ev_total_wh INTEGER);
+CREATE TABLE IF NOT EXISTS assigned_transactions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, station_id TEXT NOT NULL, start TEXT NOT NULL,
+    UNIQUE (station_id, start));
 CREATE TABLE IF NOT EXISTS premise_credits (
     session_id INTEGER PRIMARY KEY REFERENCES sessions(id), premise_id TEXT NOT NULL,
     account_id TEXT NOT NULL, started_at TEXT NOT NULL, energy_wh INTEGER NOT NULL,
@@ -869,6 +872,16 @@ class SqliteStore:
         if key in self._live:
             self._columns[key] = columns
         return session
+
+    async def assign_transaction_id(self, station_id: str, start: str) -> int:
+        """The id assigned to this start at this station, assigned now if it has none
+        (ids never repeat, across stations too: 1.6 carries them as integers)."""
+        await self._write("INSERT INTO assigned_transactions (station_id, start) VALUES "
+                          "(?, ?) ON CONFLICT DO NOTHING", (station_id, start))
+        row = await self._one("SELECT id FROM assigned_transactions WHERE station_id = ? "
+                              "AND start = ?", station_id, start)
+        assert row is not None
+        return int(row["id"])
 
     async def add_readings(self, session_id: int, seq_no: int,
                            samples: Iterable[MeterSample]) -> None:

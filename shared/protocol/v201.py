@@ -11,17 +11,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from shared.metering import MeterSample, in_base_unit
+from shared.metering import (
+    ENERGY_REGISTER,
+    EV,
+    OUTLET,
+    POWER,
+    MeterSample,
+    reduce_meter_values,
+)
 from shared.profiles import ChargingProfile
 from shared.schedule import Schedule
 from shared.tariff import Segment
 from shared.timeutil import parse_timestamp, to_wire
 
 SUBPROTOCOL = "ocpp2.0.1"
-ENERGY_REGISTER = "Energy.Active.Import.Register"
-POWER = "Power.Active.Import"
-OUTLET = "Outlet"  # the EUMD: billing truth
-EV = "EV"  # the PEV's own running total: a cross-check
 
 
 def build_meter_value(
@@ -41,33 +44,14 @@ def build_meter_value(
     return {"timestamp": to_wire(timestamp), "sampled_value": sampled}
 
 
-def _in_base_unit(sampled: Mapping[str, Any]) -> int | None:
+def _unit(sampled: Mapping[str, Any]) -> tuple[str, int]:
     unit = sampled.get("unitOfMeasure") or {}
-    return in_base_unit(sampled["value"], unit.get("unit", "Wh"), int(unit.get("multiplier", 0)))
+    return unit.get("unit", "Wh"), int(unit.get("multiplier", 0))
 
 
 def parse_meter_values(meter_values: Iterable[Mapping[str, Any]]) -> list[MeterSample]:
     """The wire's meterValue elements (camelCase), reduced to what the utility uses."""
-    samples = []
-    for meter_value in meter_values:
-        register = power = ev_total = None
-        context = "Sample.Periodic"
-        for sampled in meter_value.get("sampledValue", []):
-            context = sampled.get("context", context)
-            measurand = sampled.get("measurand", ENERGY_REGISTER)
-            location = sampled.get("location", OUTLET)
-            phase = sampled.get("phase")
-            if phase is not None:
-                continue  # per-phase values: we bill on the totals
-            if measurand == ENERGY_REGISTER and location == OUTLET:
-                register = _in_base_unit(sampled)
-            elif measurand == ENERGY_REGISTER and location == EV:
-                ev_total = _in_base_unit(sampled)
-            elif measurand == POWER and location == OUTLET:
-                power = _in_base_unit(sampled)
-        samples.append(MeterSample(parse_timestamp(meter_value["timestamp"]), context,
-                                   register, power, ev_total))
-    return samples
+    return reduce_meter_values(meter_values, _unit)
 
 
 def profile_payload(profile: ChargingProfile) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 TransactionEvents the central has not seen begin."""
 
 import asyncio
+import dataclasses
 import json
 from datetime import timedelta
 
@@ -24,13 +25,52 @@ def updated(transaction_id: str, seq_no: int, register_wh: int, minute: int) -> 
                  "context": "Sample.Periodic", "location": "Outlet"}]}]}
 
 
-@pytest.mark.parametrize("offered", [[], ["ocpp1.6"], ["ocpp2.1"]])
-async def test_a_missing_or_unknown_subprotocol_is_refused_with_400_before_the_upgrade(
+@pytest.mark.parametrize("offered", [[], ["ocpp1.5"], ["ocpp2.0"], ["OCPP2.0.1", "ocpp3"]])
+async def test_no_version_we_speak_offered_is_refused_with_400_before_the_upgrade(
         central, offered):
     with pytest.raises(InvalidStatus) as refused:
         await open_link(central, subprotocols=offered)
     assert refused.value.response.status_code == 400
     assert b"ocpp2.0.1" in refused.value.response.body
+    assert b"ocpp1.6" in refused.value.response.body
+
+
+@pytest.mark.parametrize(("offered", "chosen"), [
+    (["ocpp1.6", "ocpp2.0.1"], "ocpp2.0.1"), (["ocpp2.0.1", "ocpp1.6"], "ocpp2.0.1"),
+    (["ocpp1.6"], "ocpp1.6"), (["ocpp9", "ocpp1.6"], "ocpp1.6"), (["ocpp2.0.1"], "ocpp2.0.1"),
+])
+async def test_the_newest_version_both_sides_speak_is_chosen(central, offered, chosen):
+    link = await open_link(central, subprotocols=offered)
+    try:
+        assert link.subprotocol == chosen
+        for _ in range(200):  # the link is routed once the upgrade is through
+            if central.router.version("CP-1001") is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert central.router.version("CP-1001") == chosen[len("ocpp"):]
+    finally:
+        await link.close()
+
+
+async def test_the_registry_limits_a_station_to_its_versions(central):
+    station = await central.store.station("CP-1001")
+    await central.store.upsert_entry("stations", dataclasses.replace(
+        station, ocpp_versions=("1.6",)))
+    link = await open_link(central, subprotocols=["ocpp2.0.1", "ocpp1.6"])
+    assert link.subprotocol == "ocpp1.6"
+    await link.close()
+    with pytest.raises(InvalidStatus) as refused:
+        await open_link(central, subprotocols=["ocpp2.0.1"])
+    assert refused.value.response.status_code == 400
+    assert b"ocpp1.6" in refused.value.response.body
+    assert b"ocpp2.0.1" not in refused.value.response.body
+
+
+@pytest.mark.parametrize("offered", [["ocpp1.6"], ["ocpp2.0.1"], ["ocpp1.5"], []])
+async def test_a_wrong_password_is_401_whatever_version_is_offered(central, offered):
+    with pytest.raises(InvalidStatus) as refused:
+        await open_link(central, password="wrong-password-entirely", subprotocols=offered)
+    assert refused.value.response.status_code == 401
 
 
 @pytest.mark.parametrize(("station", "password"), [

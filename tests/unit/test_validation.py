@@ -5,6 +5,7 @@ package's own."""
 import copy
 import json
 
+import ocpp.messages
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -155,3 +156,18 @@ def test_an_action_without_a_schema_is_the_packages_not_implemented():
     for version in ("1.6", "2.0.1", "2.1"):
         assert our_error(version, 2, "FlyToTheMoon", {}) == \
             package_error(version, 2, "FlyToTheMoon", {})
+
+
+def test_a_16_schedule_in_tenths_of_an_ampere_is_valid_to_us_and_then_to_the_package():
+    """The package checks 1.6 schedules with Decimals through a validator it caches per
+    action: checking ours first must not leave it a float one (a TypeError, not a verdict,
+    for the next 1.6 charger's SetChargingProfile in the process)."""
+    payload = {"connectorId": 1, "csChargingProfiles": {
+        "chargingProfileId": 1, "stackLevel": 0, "chargingProfilePurpose": "TxProfile",
+        "chargingProfileKind": "Absolute", "chargingSchedule": {
+            "chargingRateUnit": "A", "startSchedule": AT,
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 31.3}]}}}
+    _compiled.cache_clear()
+    ocpp.messages._validators.clear()  # as in a process that has checked none yet
+    validate(Call("m1", "SetChargingProfile", copy.deepcopy(payload)), "1.6")
+    _validate_payload(Call("m2", "SetChargingProfile", payload), "1.6")
