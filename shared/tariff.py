@@ -119,6 +119,13 @@ class Tariff:
                 result.append(Segment(left, right, season.name, period.name, period.price))
         return result
 
+    def time_of_day_prices(self, start: datetime,
+                           end: datetime) -> list[tuple[time, time, Decimal]]:
+        """The price over [start, end), by local time of day: (from, to, price)."""
+        return [(s.start.astimezone(self.timezone).time(),
+                 s.end.astimezone(self.timezone).time(), s.price)
+                for s in self.segments(start, end)]
+
     def period_holding(self, start: datetime, end: datetime) -> Segment | None:
         """The span of the one period that holds all of [start, end), if one does (nearly
         every metered interval): what `segments` would cut it into, without the cutting."""

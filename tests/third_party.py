@@ -1,7 +1,7 @@
-"""A charging station that is not our code: the `ocpp` package's own v201 ChargePoint over a
-real WebSocket, sending what a third-party charger's firmware sends, in its order (the
-transaction Started at plug-in without an idToken, Authorize, then Updated with it), and
-answering what the central asks with the package's own classes and schema checks."""
+"""A charging station that is not our code: the `ocpp` package's own v201 (or v21)
+ChargePoint over a real WebSocket, sending what a third-party charger's firmware sends, in
+its order (the transaction Started at plug-in without an idToken, Authorize, then Updated
+with it), and answering what the central asks with the package's own classes and schema checks."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
+import ocpp.v21
 import websockets
 from ocpp.routing import on
-from ocpp.v201 import ChargePoint, call, call_result
+from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import Action
 
 from shared.timeutil import to_wire
@@ -50,7 +51,7 @@ class ThirdPartyStation(ChargePoint):  # type: ignore[misc]
         return call_result.GetTransactionStatus(messages_in_queue=False)
 
     async def authorize(self, id_token: str) -> Any:
-        return await self.call(call.Authorize(id_token={"id_token": id_token,
+        return await self.call(self._call.Authorize(id_token={"id_token": id_token,
                                                         "type": "Central"}))
 
     async def event(self, event_type: str, transaction_id: str, at: datetime,
@@ -61,7 +62,7 @@ class ThirdPartyStation(ChargePoint):  # type: ignore[misc]
         seq_no = next(self._seq_nos.setdefault(transaction_id, itertools.count()))
         context = {"Started": "Transaction.Begin", "Ended": "Transaction.End"}.get(
             event_type, "Sample.Periodic")
-        request = call.TransactionEvent(
+        request = self._call.TransactionEvent(
             event_type=event_type, timestamp=to_wire(at), trigger_reason=trigger,
             seq_no=seq_no, transaction_info={"transaction_id": transaction_id, **info},
             evse={"id": 1, "connector_id": 1} if event_type == "Started" else None,
@@ -73,17 +74,28 @@ class ThirdPartyStation(ChargePoint):  # type: ignore[misc]
         return await self.call(request)
 
 
+class ThirdPartyStation21(ThirdPartyStation):
+    """The same station on OCPP 2.1: the package's v21 messages and schemas."""
+
+    _call, _call_result, _ocpp_version = ocpp.v21.call, ocpp.v21.call_result, "2.1"
+
+
+STATIONS = {"2.0.1": ThirdPartyStation, "2.1": ThirdPartyStation21}
+
+
 @asynccontextmanager
-async def third_party_station(central_url: str, station_id: str,
-                              password: str) -> AsyncIterator[ThirdPartyStation]:
+async def third_party_station(central_url: str, station_id: str, password: str,
+                              version: str = "2.0.1") -> AsyncIterator[ThirdPartyStation]:
     credentials = base64.b64encode(f"{station_id}:{password}".encode()).decode()
-    async with websockets.connect(f"{central_url}/{station_id}", subprotocols=["ocpp2.0.1"],
+    async with websockets.connect(f"{central_url}/{station_id}",
+                                  subprotocols=[websockets.Subprotocol(f"ocpp{version}")],
                                   additional_headers={"Authorization": f"Basic {credentials}"}
                                   ) as connection:
-        station = ThirdPartyStation(station_id, connection)
+        assert connection.subprotocol == f"ocpp{version}"
+        station = STATIONS[version](station_id, connection)
         reader = asyncio.create_task(station.start())
         try:
-            await station.call(call.BootNotification(
+            await station.call(station._call.BootNotification(
                 charging_station={"vendor_name": "Third Party", "model": "TP-1"},
                 reason="PowerUp"))
             yield station

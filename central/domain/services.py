@@ -10,7 +10,7 @@ import hashlib
 import itertools
 import logging
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -43,6 +43,16 @@ class AuthorizationResult:
     group_id: str | None = None
     scenario: str | None = None
     payer_account: str | None = None
+    tariff_id: str | None = None  # the rate the PEV is billed at here, once accepted
+
+
+@dataclass(frozen=True)
+class RateAhead:
+    """A tariff's energy prices for the next day, by local time of day, to show."""
+
+    tariff_id: str
+    currency: str
+    prices: tuple[tuple[time, time, Decimal], ...]  # (from, to, price per kWh)
 
 
 class TxEvent(NamedTuple):
@@ -188,7 +198,14 @@ class CentralServices:
         message = describe(decision, tariff.name, tariff.price_at(self.clock.now()),
                                      utility.currency)
         return AuthorizationResult("Accepted", message, decision.pev.group_id,
-                                   decision.scenario, decision.payer_account)
+                                   decision.scenario, decision.payer_account,
+                                   decision.tariff_id)
+
+    async def rate_ahead(self, tariff_id: str) -> RateAhead:
+        now = self.clock.now()
+        tariff = await self.store.tariff(tariff_id)
+        return RateAhead(tariff.id, (await self.store.utility()).currency,
+                         tuple(tariff.time_of_day_prices(now, now + timedelta(days=1))))
 
     # --- transactions -----------------------------------------------------------------
 
@@ -284,7 +301,8 @@ class CentralServices:
             if register is not None and session.begin_register_wh is not None else None
         self.bus.publish(
             "transaction", station=session.station_id, transaction_id=session.transaction_id,
-            session_id=session.id, event_type=event.event_type, seq_no=event.seq_no,
+            session_id=session.id, ocpp=session.ocpp_version, event_type=event.event_type,
+            seq_no=event.seq_no,
             at=to_wire(event.timestamp), charging_state=event.charging_state,
             status=session.status, pev=session.pev_id, premise=session.premise_id,
             scenario=session.scenario, payer=session.payer_account,

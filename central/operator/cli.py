@@ -52,7 +52,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="pev-central", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the OCPP 2.0.1 central system")
+    serve = commands.add_parser("serve", help="run the OCPP central system (1.6J, 2.0.1, 2.1)")
     serve.add_argument("--db", type=Path, required=True, help="SQLite database file")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=9000, help="0 picks a free port")

@@ -38,6 +38,7 @@ KEEP_FINISHED = timedelta(minutes=10)  # an ended session stays on screen this l
 class LiveSession:
     station: str
     transaction_id: str
+    ocpp: str | None = None  # the version that carries it
     pev: str | None = None
     premise: str | None = None
     scenario: str | None = None
@@ -120,7 +121,7 @@ class DashboardState:
         self.now = max(self.now, at) if self.now else at
         key = (event["station"], event["transaction_id"])
         session = self.sessions.setdefault(key, LiveSession(*key))
-        for name in ("pev", "premise", "scenario", "payer"):
+        for name in ("ocpp", "pev", "premise", "scenario", "payer"):
             setattr(session, name, event.get(name) or getattr(session, name))
         if event.get("power_w") is not None:
             session.power_w = event["power_w"]
@@ -239,10 +240,11 @@ def _sessions(state: DashboardState, width: int, rows: int) -> Table:
     narrow = width < 120
     table = Table(expand=True, box=None, header_style="bold", pad_edge=False)
     zone = f"{state.local(state.now or datetime.now(state.zone)):%Z}"
-    columns = ["station", "PEV", "premise", "who", "payer", "state", "kW", "kWh",
-               f"{state.currency or 'cost'}", f"departs {zone}" if not narrow else "until"]
+    cost = f"{state.currency or 'cost'}"
+    columns = ["station", *([] if narrow else ["OCPP"]), "PEV", "premise", "who", "payer",
+               "state", "kW", "kWh", cost, f"departs {zone}" if not narrow else "until"]
     for column in columns:
-        right = column in ("kW", "kWh", columns[8])
+        right = column in ("kW", "kWh", cost)
         table.add_column(column, no_wrap=True, overflow="ellipsis",
                          justify="right" if right else "left",
                          min_width=4 if column in ("station", "PEV", "premise") else None)
@@ -250,7 +252,8 @@ def _sessions(state: DashboardState, width: int, rows: int) -> Table:
     for s in shown:
         label = SHORT_STATE.get(s.state, s.state) if narrow else s.state
         table.add_row(
-            s.station, s.pev or "?", s.premise or "", s.scenario or "", s.payer or "",
+            s.station, *([] if narrow else [s.ocpp or ""]), s.pev or "?", s.premise or "",
+            s.scenario or "", s.payer or "",
             Text(label, style=STATE_STYLE.get(s.state, "")),
             f"{s.power_w / 1000:.1f}", f"{s.energy_wh / 1000:.1f}",
             f"{Decimal(s.cost):.2f}" if s.cost else "",

@@ -19,6 +19,7 @@ def session_row(session: Session) -> dict[str, Any]:
         "id": session.id,
         "station": session.station_id,
         "transaction_id": session.transaction_id,
+        "ocpp_version": session.ocpp_version,
         "premise": session.premise_id,
         "pev": session.pev_id,
         "payer_account": session.payer_account,

@@ -26,6 +26,7 @@ from central.protocol.ratelimit import RateLimit
 from central.protocol.router import CommandRouter
 from central.protocol.tls import client_common_name
 from central.protocol.v16.link import StationLink16
+from central.protocol.v21.link import StationLink21
 from central.protocol.v201.link import StationLink201
 
 log = logging.getLogger("central.protocol.server")
@@ -35,7 +36,7 @@ MAX_FRAME_BYTES = 64 * 1024
 # each version's adapter, by the WebSocket subprotocol that names it; newest first, the
 # order a station's offer is taken in
 ADAPTERS: dict[str, type[StationLink]] = {
-    link.subprotocol: link for link in (StationLink201, StationLink16)}
+    link.subprotocol: link for link in (StationLink21, StationLink201, StationLink16)}
 
 
 def station_id_from_path(path: str) -> str | None:

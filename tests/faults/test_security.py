@@ -91,40 +91,54 @@ async def refusal(central, station, **kwargs):
 
 async def answered(central, station, **kwargs):
     link = await open_link(central, station, **kwargs)
+    assert link.subprotocol in kwargs.get("subprotocols", ["ocpp2.0.1"])
     reply = await rpc(link, "Heartbeat", {})
     await link.close()
     return reply[0] == 3
 
 
-async def test_profile_2_needs_tls_and_the_password(tmp_path, pki):
+# the same security profiles whatever the OCPP version (for 1.6, the security whitepaper's)
+VERSIONS = pytest.mark.parametrize("ocpp", [["ocpp2.0.1"], ["ocpp1.6"], ["ocpp2.1"]],
+                                   ids=lambda offered: offered[0])
+
+
+@VERSIONS
+async def test_profile_2_needs_tls_and_the_password(tmp_path, pki, ocpp):
     for name in ("tls", "plain"):
         (tmp_path / name).mkdir()
     async with running_central(tmp_path / "tls", registry=registry_with_profiles(),
                                tls=pki.server_tls) as central:
-        assert await answered(central, "CP-1002", tls=client_tls(pki))
+        assert await answered(central, "CP-1002", tls=client_tls(pki), subprotocols=ocpp)
         assert (await refusal(central, "CP-1002", password="not-the-password-1",
-                              tls=client_tls(pki)))[0] == 401
-        assert await answered(central, "CP-1001", tls=client_tls(pki))  # stronger is fine
+                              tls=client_tls(pki), subprotocols=ocpp))[0] == 401
+        # stronger is fine
+        assert await answered(central, "CP-1001", tls=client_tls(pki), subprotocols=ocpp)
     async with running_central(tmp_path / "plain", registry=registry_with_profiles()) as plain:
-        status, body = await refusal(plain, "CP-1002")
+        status, body = await refusal(plain, "CP-1002", subprotocols=ocpp)
         assert status == 403 and "security profile 2" in body
-        assert await answered(plain, "CP-1001")
+        assert await answered(plain, "CP-1001", subprotocols=ocpp)
 
 
-async def test_profile_3_is_known_by_its_client_certificate(tmp_path, pki):
+@VERSIONS
+async def test_profile_3_is_known_by_its_client_certificate(tmp_path, pki, ocpp):
     async with running_central(tmp_path, registry=registry_with_profiles(),
                                tls=pki.server_tls) as central:
-        assert await answered(central, "CP-1003", password="", tls=client_tls(pki, "CP-1003"))
-        status, body = await refusal(central, "CP-1003", tls=client_tls(pki))  # password only
+        assert await answered(central, "CP-1003", password="", tls=client_tls(pki, "CP-1003"),
+                              subprotocols=ocpp)
+        status, body = await refusal(central, "CP-1003", tls=client_tls(pki),  # password only
+                                     subprotocols=ocpp)
         assert status == 401 and "client certificate" in body
         status, _ = await refusal(central, "CP-1003", password="",
-                                  tls=client_tls(pki, "CP-1002"))  # another station's
+                                  tls=client_tls(pki, "CP-1002"),  # another station's
+                                  subprotocols=ocpp)
         assert status == 403
         # Signed by a CA the utility does not trust: the handshake fails (with TLS 1.3 the
         # client only learns it when the server drops the connection).
         with pytest.raises((ssl.SSLError, InvalidMessage)):
-            await open_link(central, "CP-1003", password="", tls=client_tls(pki, "stranger"))
-        assert await answered(central, "CP-1002", tls=client_tls(pki))  # still serving
+            await open_link(central, "CP-1003", password="", tls=client_tls(pki, "stranger"),
+                            subprotocols=ocpp)
+        # still serving
+        assert await answered(central, "CP-1002", tls=client_tls(pki), subprotocols=ocpp)
 
 
 async def test_a_profile_3_agent_charges_and_is_billed_over_mutual_tls(tmp_path, pki):

@@ -8,8 +8,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from ocpp.v16 import call
 
 from central.domain import demand
+from central.operator.dashboard import DashboardState
 from shared.units import money
 from tests.helpers import local
 from tests.integration.conftest import PASSWORDS, pev_central, running_central
@@ -47,7 +49,7 @@ async def charge(cp, id_tag, begin_wh, minutes, wh_per_minute, at=EVENING):
 
 
 async def test_l1_at_home_bills_the_owner_the_register_delta_and_clears_the_profile(central):
-    async with station(central, "CP-1001") as cp:
+    async with central.router.bus.subscribe() as feed, station(central, "CP-1001") as cp:
         assert (await cp.authorize("PEV-0001")).id_tag_info["status"] == "Accepted"
         started = await cp.start_transaction("PEV-0001", 50_000, EVENING)
         tx = started.transaction_id
@@ -65,6 +67,14 @@ async def test_l1_at_home_bills_the_owner_the_register_delta_and_clears_the_prof
                       transaction_data=[sampled(EVENING + 7 * MINUTE, 50_700,
                                                 context="Transaction.End")])
         assert await asyncio.wait_for(cp.cleared.get(), 5) == profile["charging_profile_id"]
+        shown = DashboardState()
+        while not feed.empty():
+            shown.apply(feed.get_nowait())
+    assert shown.sessions[("CP-1001", str(tx))].ocpp == "1.6"
+    code, out, err = await pev_central("sessions", "--db", str(central.db), "--json")
+    assert code == 0, err
+    [row] = json.loads(out)
+    assert (row["transaction_id"], row["ocpp_version"]) == (str(tx), "1.6")
     session = await central.store.session("CP-1001", str(tx))
     assert (session.scenario, session.payer_account, session.status) == ("L1", "A-1001",
                                                                         "ended")
@@ -204,3 +214,32 @@ async def test_a_bad_energy_request_is_rejected_with_the_reason(central):
             "reason"]
         answer = await cp.energy_request({"connectorId": 1, "energyWh": 5000})
         assert answer.status == "Rejected"  # no PEV is bound at the connector
+
+
+async def test_the_operator_api_relays_16_commands_checked_against_16_schemas(api):
+    async with station(api.central, "CP-1001") as cp, api.client() as client:
+        answer = await client.post("/stations/CP-1001/commands/GetConfiguration",
+                                   json={"key": ["CustomDisplayCostAndPrice"]})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["response"]["configurationKey"][0]["value"] == "false"
+        stop = await client.post("/stations/CP-1001/commands/RemoteStopTransaction",
+                                 json={"transactionId": 7})
+        assert stop.json()["response"] == {"status": "Accepted"}
+        assert await asyncio.wait_for(cp.remote_stops.get(), 5) == 7
+        newer = await client.post("/stations/CP-1001/commands/RequestStartTransaction",
+                                  json={"idToken": {"idToken": "PEV-0001", "type": "Central"},
+                                        "remoteStartId": 1})
+        assert newer.status_code == 404 and "OCPP 1.6" in newer.json()["detail"]
+        bad = await client.post("/stations/CP-1001/ocpp/RemoteStartTransaction",
+                                json={"idTag": "PEV-0001-AND-FAR-TOO-LONG-FOR-1.6"})
+        assert bad.status_code == 422 and "1.6" in bad.json()["detail"]
+        view = (await client.get("/stations/CP-1001")).json()
+        assert view["ocpp_version"] == "1.6" and view["connected"]
+
+
+async def test_a_signing_request_the_central_cannot_grant_is_rejected(central):
+    """The 1.6 security whitepaper's SignCertificate, at a central with no station CA."""
+    async with station(central, "CP-1001") as cp:
+        answer = await cp.call(call.SignCertificate(
+            csr="-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----"))
+    assert answer.status == "Rejected"

@@ -31,11 +31,12 @@ async def test_no_version_we_speak_offered_is_refused_with_400_before_the_upgrad
     with pytest.raises(InvalidStatus) as refused:
         await open_link(central, subprotocols=offered)
     assert refused.value.response.status_code == 400
-    assert b"ocpp2.0.1" in refused.value.response.body
-    assert b"ocpp1.6" in refused.value.response.body
+    for version in (b"ocpp2.1", b"ocpp2.0.1", b"ocpp1.6"):
+        assert version in refused.value.response.body
 
 
 @pytest.mark.parametrize(("offered", "chosen"), [
+    (["ocpp1.6", "ocpp2.0.1", "ocpp2.1"], "ocpp2.1"), (["ocpp2.1"], "ocpp2.1"),
     (["ocpp1.6", "ocpp2.0.1"], "ocpp2.0.1"), (["ocpp2.0.1", "ocpp1.6"], "ocpp2.0.1"),
     (["ocpp1.6"], "ocpp1.6"), (["ocpp9", "ocpp1.6"], "ocpp1.6"), (["ocpp2.0.1"], "ocpp2.0.1"),
 ])
@@ -56,7 +57,7 @@ async def test_the_registry_limits_a_station_to_its_versions(central):
     station = await central.store.station("CP-1001")
     await central.store.upsert_entry("stations", dataclasses.replace(
         station, ocpp_versions=("1.6",)))
-    link = await open_link(central, subprotocols=["ocpp2.0.1", "ocpp1.6"])
+    link = await open_link(central, subprotocols=["ocpp2.1", "ocpp2.0.1", "ocpp1.6"])
     assert link.subprotocol == "ocpp1.6"
     await link.close()
     with pytest.raises(InvalidStatus) as refused:

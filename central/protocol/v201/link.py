@@ -106,6 +106,9 @@ class StationLink201(StationLink, ChargePoint):  # type: ignore[misc]  # ocpp is
     @on(Action.authorize)
     async def on_authorize(self, payload: Payload) -> Payload:
         result = await self.services.authorize(self.id, _identifiers(payload["idToken"]))
+        return await self.authorize_response(result)
+
+    async def authorize_response(self, result: AuthorizationResult) -> Payload:
         return {"idTokenInfo": _id_token_info(result)}
 
     @on(Action.transaction_event)
@@ -128,8 +131,13 @@ class StationLink201(StationLink, ChargePoint):  # type: ignore[misc]  # ocpp is
         if reply.authorization is not None:  # the event carried an idToken
             response["idTokenInfo"] = _id_token_info(reply.authorization)
         if reply.running_cost is not None and self._shows_cost:
-            self._costs_due[info["transactionId"]] = reply.running_cost
+            self.show_running_cost(info["transactionId"], reply.running_cost, response)
         return response
+
+    def show_running_cost(self, transaction_id: str, cost: Decimal, response: Payload) -> None:
+        """The cost so far, due to be shown: in 2.0.1, a CostUpdated once the response
+        has gone (after_transaction_event)."""
+        self._costs_due[transaction_id] = cost
 
     @after(Action.transaction_event)
     def after_transaction_event(self, payload: Payload) -> Coroutine[Any, Any, None] | None:
@@ -300,9 +308,13 @@ def _reported(action: str) -> Handler:
     return report_part
 
 
-StationLink201.routes = routes_of(StationLink201, {
-    **{action: kept(action) for action in KEPT},
-    **{action: _reported(action) for action in REPORT_ACTIONS}})
+def extra_routes() -> dict[str, Handler]:
+    """The messages handled without a method of their own: kept, or parts of a report."""
+    return {**{action: kept(action) for action in KEPT},
+            **{action: _reported(action) for action in REPORT_ACTIONS}}
+
+
+StationLink201.routes = routes_of(StationLink201, extra_routes())
 
 
 def _identifiers(id_token: Payload) -> tuple[Identifier, ...]:
@@ -324,17 +336,24 @@ def _id_token_info(result: AuthorizationResult) -> Payload:
 
 
 def _energy_request(needs: Payload) -> EnergyRequest:
+    """The EV's needs: AC or DC parameters (2.0.1 and 2.1), or 2.1's V2X ones."""
     departure = needs.get("departureTime")
+    leaves = parse_timestamp(departure) if departure else None
     ac = needs.get("acChargingParameters")
     dc = needs.get("dcChargingParameters")
+    v2x = needs.get("v2xChargingParameters")
     if ac:
         phases = PHASES.get(needs.get("requestedEnergyTransfer", ""), 1)
-        return EnergyRequest(int(ac["energyAmount"]),
-                             parse_timestamp(departure) if departure else None,
+        return EnergyRequest(int(ac["energyAmount"]), leaves,
                              ac_power_w(ac["evMaxCurrent"], ac["evMaxVoltage"], phases),
                              ac["evMaxVoltage"], phases)
-    energy = dc.get("energyAmount") if dc else None
-    max_power = dc.get("evMaxPower") if dc else None
-    return EnergyRequest(int(energy or 0), parse_timestamp(departure) if departure else None,
-                         int(max_power) if max_power is not None else None,
-                         int(dc["evMaxVoltage"]) if dc else None)
+    if dc:
+        max_power = dc.get("evMaxPower")
+        return EnergyRequest(int(dc.get("energyAmount") or 0), leaves,
+                             int(max_power) if max_power is not None else None,
+                             int(dc["evMaxVoltage"]))
+    v2x = v2x or {}
+    energy = v2x.get("evTargetEnergyRequest", v2x.get("evMaxEnergyRequest", 0))
+    max_power = v2x.get("maxChargePower")
+    return EnergyRequest(int(energy), leaves, int(max_power) if max_power else None,
+                         int(v2x["maxVoltage"]) if v2x.get("maxVoltage") else None)
