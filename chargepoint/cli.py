@@ -22,7 +22,7 @@ from rich.table import Table
 from chargepoint.agent import Agent, Refused
 from chargepoint.backends import hardware_equipment, open_devices, probe
 from chargepoint.backoff import Backoff
-from chargepoint.config import ConfigError, StationConfig, load_station_config
+from chargepoint.config import OCPP_VERSIONS, ConfigError, StationConfig, load_station_config
 from chargepoint.evse import SimulatedEquipment, SimulatedEvse
 from chargepoint.fleet import Fleet, FleetError, plan_visits, read_registry, summary
 from chargepoint.hardware import HardwareEquipment
@@ -94,6 +94,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--state-dir", type=Path,
                      help="where the outbox and the simulated EUMD register are kept across "
                           "runs (default: the station file's, else .pev-state)")
+    run.add_argument("--ocpp", choices=OCPP_VERSIONS,
+                     help="the OCPP version to speak (default: the station file's, else 2.0.1)")
     run.add_argument("--speed", type=cli_types.positive, default=1.0,
                      help="clock speed; must match the central's")
     run.add_argument("--backoff-cap-s", type=cli_types.positive, default=60.0,
@@ -161,6 +163,7 @@ def _settle(args: argparse.Namespace, config: StationConfig | None) -> str | Non
     """Fill what the command line left out from the station file; what is still missing."""
     args.central = args.central or (config.central if config else None)
     args.station = args.station or (config.station if config else None)
+    args.ocpp = args.ocpp or (config.ocpp if config else "2.0.1")
     args.max_power_w = args.max_power_w or (config.max_power_w if config else 7200)
     args.state_dir = args.state_dir or (config.state_dir if config else Path(".pev-state"))
     if not args.central or not args.station:
@@ -220,7 +223,7 @@ async def run(args: argparse.Namespace,
     hardware = config if config is not None and config.hardware else None
     agent = Agent(args.central, args.station, args.password or None, clock,
                   backoff=Backoff(cap_s=args.backoff_cap_s), outbox=outbox, tls=tls,
-                  model="modbus" if hardware else "simulated")
+                  model="modbus" if hardware else "simulated", ocpp_version=args.ocpp)
     journal = outbox.journal("evse/1")
     connection = asyncio.create_task(agent.run())
     if not args.pev and journal is None:

@@ -71,6 +71,9 @@ class ControllerConfig:
     poll_s: float = 1.0  # how often the vehicle state is read, real seconds
 
 
+OCPP_VERSIONS = ("1.6", "2.0.1", "2.1")
+
+
 @dataclass(frozen=True)
 class StationConfig:
     path: Path
@@ -82,6 +85,7 @@ class StationConfig:
     state_dir: Path
     meter: MeterConfig
     controller: ControllerConfig
+    ocpp: str = "2.0.1"  # the OCPP version it speaks
 
     @property
     def hardware(self) -> bool:
@@ -270,6 +274,7 @@ def load_station_config(path: Path) -> StationConfig:
                           "real EVSE, nor a real meter a simulated one)")
     config = StationConfig(
         path=path, station=station_id, central=station.text("central", ""),
+        ocpp=station.text("ocpp", "2.0.1", choices=OCPP_VERSIONS),
         max_power_w=station.integer("max_power_w", low=1),
         voltage_v=station.number("voltage_v", 230.0),
         phases=station.integer("phases", 1, low=1, high=3),

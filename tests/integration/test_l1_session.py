@@ -87,6 +87,7 @@ async def test_economy_l1_session_is_planned_off_peak_metered_every_minute_and_b
     [row] = json.loads((await listing.communicate())[0])
     assert row == {
         "id": session.id, "station": "CP-1001", "transaction_id": session.transaction_id,
+        "ocpp_version": "2.0.1",
         "premise": "P-1001", "pev": "PEV-0001", "payer_account": "A-1001", "scenario": "L1",
         "status": "ended", "complete": True, "energy_wh": 14000, "energy_so_far_wh": 14000,
         "cost_by_period": {"off-peak": {"energy_wh": 14000, "cost": "3.92"}},
