@@ -167,6 +167,11 @@ class ChargingSession:
             "price_levels": _price_levels(profile)})
         return True
 
+    def show_rate(self, text: str) -> None:
+        """What the central has the station show of the binding and its rate, where the
+        protocol says it apart from the authorization (1.6's SetUserPrice)."""
+        self._message = text
+
     def show_cost(self, total_cost: Decimal) -> None:
         """The central's cost so far (CostUpdated), as the station's display shows it."""
         self._running_cost = total_cost

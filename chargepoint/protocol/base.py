@@ -30,6 +30,14 @@ class Boot:
     status: str
 
 
+class ClientLink:
+    """Mixed in before a version's `ocpp` ChargePoint: the agent its handlers serve."""
+
+    def __init__(self, station_id: str, connection: ClientConnection, agent: Station) -> None:
+        super().__init__(station_id, connection)  # type: ignore[call-arg]
+        self.agent = agent
+
+
 class Client(Protocol):
     """One connection in one OCPP version. The session's requests and transaction events
     come in 2.0.1's shapes (snake_case, as the `ocpp` package takes them); a client

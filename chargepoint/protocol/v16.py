@@ -20,9 +20,8 @@ from typing import Any
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
-from websockets.asyncio.client import ClientConnection
 
-from chargepoint.protocol.base import Boot, Station
+from chargepoint.protocol.base import Boot, ClientLink
 from shared.fast_calls import FastCalls
 from shared.protocol.v16 import NOMINAL_VOLTAGE_V
 from shared.timeutil import parse_timestamp
@@ -38,12 +37,8 @@ STOP_REASON = {"EVDisconnected": "EVDisconnected", "Remote": "Remote",
                "DeAuthorized": "DeAuthorized", "PowerLoss": "PowerLoss"}
 
 
-class StationClient16(FastCalls, ChargePoint):  # type: ignore[misc]  # ocpp is untyped
+class StationClient16(ClientLink, FastCalls, ChargePoint):  # type: ignore[misc]  # ocpp is untyped
     subprotocol = "ocpp1.6"
-
-    def __init__(self, station_id: str, connection: ClientConnection, agent: Station) -> None:
-        super().__init__(station_id, connection)
-        self.agent = agent
 
     # --- the session's messages, as 1.6's ---------------------------------------------
 
@@ -175,6 +170,9 @@ class StationClient16(FastCalls, ChargePoint):  # type: ignore[misc]  # ocpp is 
         if message_id == "RunningCost" and session is not None and \
                 self._ours(fields.get("transactionId", -1)) is not None:
             session.show_cost(Decimal(str(fields["cost"])))
+        elif message_id == "SetUserPrice" and session is not None and \
+                fields.get("idToken") == session.pev.pev_id:
+            session.show_rate(str(fields.get("priceText", "")))
         log.info("cost message", extra={"message": message_id,
                                         "cost": fields.get("cost"),
                                         "text": fields.get("priceText")})

@@ -12,25 +12,20 @@ from ocpp.exceptions import OCPPError
 from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call, call_result
 from ocpp.v201.enums import Action
-from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from chargepoint.protocol.base import Boot, Station
+from chargepoint.protocol.base import Boot, ClientLink
 from shared.fast_calls import FastCalls
 from shared.timeutil import parse_timestamp
 
 log = logging.getLogger("chargepoint.protocol.v201")
 
 
-class StationClient(FastCalls, ChargePoint):  # type: ignore[misc]  # ocpp is untyped
+class StationClient(ClientLink, FastCalls, ChargePoint):  # type: ignore[misc]  # ocpp is untyped
     """Handlers for what the central asks of this station; the session's requests and
     transaction events (2.0.1's, as the session builds them) sent as they are."""
 
     subprotocol = "ocpp2.0.1"
-
-    def __init__(self, station_id: str, connection: ClientConnection, agent: Station) -> None:
-        super().__init__(station_id, connection)
-        self.agent = agent
 
     async def boot(self, vendor: str, model: str) -> Boot:
         response = await self.call(call.BootNotification(

@@ -29,16 +29,14 @@ from ocpp.exceptions import OCPPError
 from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call
 from ocpp.v16.enums import Action
-from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from central.domain.certificates import CsrRefused
 from central.domain.commands import ClearProfile, Command, SetProfile, StopTransaction
 from central.domain.planner import UNSTATED_NEEDS, EnergyRequest
 from central.domain.registry import Identifier
-from central.domain.services import AuthorizationResult, CentralServices, TxEvent
+from central.domain.services import AuthorizationResult, TxEvent
 from central.protocol.link import Payload, StationLink, kept, routes_of
-from central.protocol.ratelimit import RateLimit
 from shared.metering import MeterSample
 from shared.profiles import ChargingProfile
 from shared.protocol.v16 import (
@@ -77,10 +75,8 @@ class StationLink16(StationLink, ChargePoint):  # type: ignore[misc]  # ocpp is 
     subprotocol = "ocpp1.6"
     csms_actions = CSMS_ACTIONS
 
-    def __init__(self, station_id: str, connection: ServerConnection,
-                 services: CentralServices, response_timeout: float = 30,
-                 rate_limit: RateLimit | None = None) -> None:
-        super().__init__(station_id, connection, services, response_timeout, rate_limit)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # StationLink's
+        super().__init__(*args, **kwargs)
         self._configuration: asyncio.Task[tuple[str, bool]] | None = None
         self._profiles: dict[int, list[ChargingProfile]] = {}  # by connector, to send
         self._sending: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)

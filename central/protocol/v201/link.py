@@ -14,7 +14,6 @@ from ocpp.exceptions import OCPPError
 from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call
 from ocpp.v201.enums import Action
-from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from central.domain.certificates import CsrRefused
@@ -22,9 +21,8 @@ from central.domain.commands import ClearProfile, Command, SetProfile, StopTrans
 from central.domain.device_reports import KINDS as REPORT_ACTIONS
 from central.domain.planner import EnergyRequest, EvPlan
 from central.domain.registry import Identifier
-from central.domain.services import AuthorizationResult, CentralServices, TxEvent
+from central.domain.services import AuthorizationResult, TxEvent
 from central.protocol.link import VENDOR_ID, Handler, Payload, StationLink, kept, routes_of
-from central.protocol.ratelimit import RateLimit
 from shared.profiles import ChargingProfile
 from shared.protocol.v201 import parse_meter_values, profile_payload
 from shared.timeutil import parse_timestamp, to_wire
@@ -55,10 +53,8 @@ class StationLink201(StationLink, ChargePoint):  # type: ignore[misc]  # ocpp is
     subprotocol = "ocpp2.0.1"
     csms_actions = CSMS_ACTIONS
 
-    def __init__(self, station_id: str, connection: ServerConnection,
-                 services: CentralServices, response_timeout: float = 30,
-                 rate_limit: RateLimit | None = None) -> None:
-        super().__init__(station_id, connection, services, response_timeout, rate_limit)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # StationLink's
+        super().__init__(*args, **kwargs)
         self._profiles: dict[int, list[ChargingProfile]] = {}  # planned, waiting to be sent
         self._resends: defaultdict[int, int] = defaultdict(int)  # by EVSE, since planned
         self._signed_chain: str | None = None  # signed, to send once the answer has gone
