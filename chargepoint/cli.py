@@ -24,7 +24,14 @@ from chargepoint.backends import hardware_equipment, open_devices, probe
 from chargepoint.backoff import Backoff
 from chargepoint.config import OCPP_VERSIONS, ConfigError, StationConfig, load_station_config
 from chargepoint.evse import SimulatedEquipment, SimulatedEvse
-from chargepoint.fleet import Fleet, FleetError, plan_visits, read_registry, summary
+from chargepoint.fleet import (
+    Fleet,
+    FleetError,
+    parse_ocpp_mix,
+    plan_visits,
+    read_registry,
+    summary,
+)
 from chargepoint.hardware import HardwareEquipment
 from chargepoint.meter.simulated import SimulatedEumd
 from chargepoint.modbus.link import DeviceError
@@ -115,6 +122,9 @@ def parser() -> argparse.ArgumentParser:
     fleet.add_argument("--duration", type=cli_types.duration, default=timedelta(hours=4),
                        help="simulated span of plug-ins and departures, e.g. 4h (default)")
     fleet.add_argument("--seed", type=int, default=1, help="for a reproducible mix of visits")
+    fleet.add_argument("--ocpp-mix", default="2.0.1:1", metavar="V:W,...",
+                       help="the OCPP versions the stations speak, by weight, e.g. "
+                            "1.6:50,2.0.1:30,2.1:20 (default: all 2.0.1)")
     fleet.add_argument("--state-dir", type=Path, default=Path(".pev-state/fleet"))
     fleet.add_argument("--json", action="store_true", help="print the summary as JSON")
     fleet.add_argument("--backoff-cap-s", type=cli_types.positive, default=30.0,
@@ -292,7 +302,7 @@ def _summary(result: SessionResult) -> dict[str, Any]:
 async def run_fleet(args: argparse.Namespace) -> int:
     stations, pevs, territory = read_registry(args.registry)
     visits = plan_visits(stations, pevs, territory, args.count, args.duration,
-                         random.Random(args.seed))
+                         random.Random(args.seed), parse_ocpp_mix(args.ocpp_mix))
     console = Console(stderr=args.json)
     fleet = Fleet(args.central, Clock(args.speed), args.state_dir, args.backoff_cap_s)
     with Progress(*Progress.get_default_columns(), console=console) as progress:

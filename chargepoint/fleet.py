@@ -20,6 +20,7 @@ from typing import Any
 
 from chargepoint.agent import Agent
 from chargepoint.backoff import Backoff
+from chargepoint.config import OCPP_VERSIONS
 from chargepoint.evse import SimulatedEquipment, SimulatedEvse
 from chargepoint.meter.simulated import SimulatedEumd
 from chargepoint.outbox import Outbox, open_db
@@ -58,6 +59,7 @@ class Visit:
     plug_in: timedelta  # after the fleet's start
     stay: timedelta
     energy_wh: int
+    ocpp: str = "2.0.1"  # the version the station speaks
 
 
 @dataclass(frozen=True)
@@ -95,11 +97,41 @@ def read_registry(path: Path) -> tuple[list[FleetStation], list[FleetPev], dict[
     return stations, pevs, territory
 
 
+def parse_ocpp_mix(text: str) -> dict[str, int]:
+    """`1.6:50,2.0.1:30,2.1:20` -> each version's share of the stations (weights)."""
+    mix: dict[str, int] = {}
+    for part in text.split(","):
+        version, _, weight = part.strip().partition(":")
+        if version not in OCPP_VERSIONS or not weight.isdigit() or version in mix:
+            raise FleetError(f"--ocpp-mix {text!r}: give VERSION:WEIGHT pairs, each of "
+                             f"{', '.join(OCPP_VERSIONS)} at most once, e.g. "
+                             "1.6:50,2.0.1:30,2.1:20")
+        mix[version] = int(weight)
+    if not sum(mix.values()):
+        raise FleetError(f"--ocpp-mix {text!r}: the weights add up to 0")
+    return mix
+
+
+def versions_for(count: int, mix: dict[str, int]) -> list[str]:
+    """`count` stations' versions in the mix's proportions (largest remainder), spread
+    evenly through the fleet rather than in blocks."""
+    total = sum(mix.values())
+    exact = {v: count * w / total for v, w in mix.items()}
+    shares = {v: int(e) for v, e in exact.items()}
+    for version in sorted(exact, key=lambda v: exact[v] - shares[v],
+                          reverse=True)[:count - sum(shares.values())]:
+        shares[version] += 1
+    placed = sorted((i / share, version) for version, share in shares.items()
+                    for i in range(share))
+    return [version for _, version in placed]
+
+
 def plan_visits(stations: list[FleetStation], pevs: list[FleetPev],
                 territory: dict[str, str], count: int, duration: timedelta,
-                rng: random.Random) -> list[Visit]:
+                rng: random.Random, ocpp_mix: dict[str, int] | None = None) -> list[Visit]:
     """One visit per station: a PEV at home where there is one, else (or by chance) a
-    guest from the same territory; each PEV goes to one place only."""
+    guest from the same territory; each PEV goes to one place only. Stations speak the
+    OCPP versions of `ocpp_mix` in its proportions (default: all 2.0.1)."""
     if count > len(stations):
         raise FleetError(f"--count {count}: the registry has only {len(stations)} stations "
                          "with passwords")
@@ -108,7 +140,8 @@ def plan_visits(stations: list[FleetStation], pevs: list[FleetPev],
     for pev in pevs:
         homes.setdefault(pev.home_premise, []).append(pev)
     visits = []
-    for station in stations[:count]:
+    versions = versions_for(count, ocpp_mix or {"2.0.1": 1})
+    for station, version in zip(stations[:count], versions, strict=True):
         at_home = [p for p in homes.get(station.premise, []) if p.id in free]
         guests = [p for p in free.values() if p.home_premise != station.premise
                   and p.territory == territory.get(station.premise)]
@@ -118,7 +151,8 @@ def plan_visits(stations: list[FleetStation], pevs: list[FleetPev],
         pev = free.pop(rng.choice(choices).id)
         plug_in = duration * rng.uniform(0.0, 0.3)
         stay = (duration - plug_in) * rng.uniform(0.5, 1.0)
-        visits.append(Visit(station, pev, plug_in, stay, rng.randrange(3_000, 25_000, 500)))
+        visits.append(Visit(station, pev, plug_in, stay, rng.randrange(3_000, 25_000, 500),
+                            version))
     return visits
 
 
@@ -136,7 +170,7 @@ class Fleet:
         shared = open_db(self.state_dir / "outbox.db")
         agents = [Agent(self.central_url, v.station.id, v.station.password, self.clock,
                         backoff=Backoff(cap_s=self.backoff_cap_s), sync_clock=i == 0,
-                        outbox=Outbox(shared=shared, queue=v.station.id))
+                        outbox=Outbox(shared=shared, queue=v.station.id), ocpp_version=v.ocpp)
                   for i, v in enumerate(visits)]
         links = [asyncio.create_task(agent.run()) for agent in agents]
         try:
@@ -187,6 +221,8 @@ def summary(outcomes: list[Outcome]) -> dict[str, Any]:
     energy = sum(o.result.energy_wh for o in outcomes if o.result)
     cost = sum((o.result.total_cost for o in outcomes
                 if o.result and o.result.total_cost is not None), start=0)
+    versions = Counter(o.visit.ocpp for o in outcomes)
     return {"stations": len(outcomes), "scenarios": dict(sorted(scenarios.items())),
+            "ocpp_versions": dict(sorted(versions.items())),
             "energy_wh": energy, "total_cost": str(cost),
             "failures": [f"{o.visit.station.id}: {o.error}" for o in outcomes if o.error]}

@@ -7,7 +7,10 @@ import sys
 import tomllib
 from collections import Counter
 
+import pytest
+
 from central.domain.registry import load_registry
+from chargepoint.fleet import FleetError, parse_ocpp_mix, versions_for
 from tests.helpers import ROOT
 from tests.integration.conftest import pev_central, running_central
 
@@ -58,3 +61,41 @@ async def test_200_stations_bind_charge_and_bill_once_to_the_right_payer(tmp_pat
         scenarios[session.scenario] += 1
     assert set(scenarios) == {"L1", "L2-A", "L2-B"}, scenarios  # a real mix
     assert dict(scenarios) == summary["scenarios"]
+
+
+async def test_a_fleet_of_mixed_ocpp_versions_is_billed_alike_to_the_right_payers(tmp_path):
+    registry_file = tmp_path / "synthetic.toml"
+    code, _, err = await pev_central("registry", "generate", "--premises", "40",
+                                     "--out", str(registry_file))
+    assert code == 0, err
+    registry = tomllib.loads(registry_file.read_text())
+    async with running_central(tmp_path, speed=120,
+                               registry=load_registry(registry_file)) as central:
+        fleet = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "chargepoint", "fleet", "--central", central.url,
+            "--registry", str(registry_file), "--count", "40", "--speed", "120",
+            "--duration", "1h", "--state-dir", str(tmp_path / "fleet"), "--json",
+            "--ocpp-mix", "1.6:50,2.0.1:30,2.1:20",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=ROOT)
+        out, err = await asyncio.wait_for(fleet.communicate(), 600)
+        assert fleet.returncode == 0, err.decode()[-2000:]
+        summary = json.loads(out)
+        sessions = await central.store.sessions()
+    assert summary["ocpp_versions"] == {"1.6": 20, "2.0.1": 12, "2.1": 8}
+    assert summary["failures"] == [] and len(sessions) == 40
+    assert Counter(s.ocpp_version for s in sessions) == summary["ocpp_versions"]
+    for session in sessions:
+        assert session.status == "ended" and session.complete, session
+        assert (session.scenario, session.payer_account) == expected_payer(
+            registry, session.station_id, session.pev_id)
+        assert session.energy_wh == session.end_register_wh - session.begin_register_wh
+    assert summary["energy_wh"] == sum(s.energy_wh for s in sessions)
+
+
+def test_an_ocpp_mix_is_shared_in_proportion_and_a_bad_one_is_refused():
+    assert Counter(versions_for(10, parse_ocpp_mix("1.6:50,2.0.1:30,2.1:20"))) == {
+        "1.6": 5, "2.0.1": 3, "2.1": 2}
+    assert versions_for(4, {"1.6": 1, "2.1": 1}) == ["1.6", "2.1", "1.6", "2.1"]
+    for bad in ("1.5:10", "1.6", "1.6:x", "1.6:1,1.6:2", "2.1:0"):
+        with pytest.raises(FleetError):
+            parse_ocpp_mix(bad)
