@@ -1,5 +1,6 @@
-"""A lean OCPP 2.0.1 load generator: N stations over real WebSockets, each running a real
-transaction (Started with the PEV's idToken, Updated with meter values, Ended).
+"""A lean OCPP load generator: N stations over real WebSockets, each running a real
+transaction: in 2.0.1, Started with the PEV's idToken, Updated with meter values, Ended;
+in 1.6 (`--ocpp 1.6`), StartTransaction, MeterValues, StopTransaction.
 
 Not the full agent: frames are built from templates and only the reply's id is read, so
 the generator spends as little CPU as it can and the server is what is measured.
@@ -27,7 +28,6 @@ from websockets.asyncio.client import ClientConnection
 
 from shared.eventloop import run
 
-SUBPROTOCOL = "ocpp2.0.1"
 HANDSHAKES = asyncio.Semaphore(200)  # at once: a crowd of 20,000 would time out its own
 
 
@@ -47,6 +47,8 @@ class Tally:
 
 
 class Station:
+    subprotocol = "ocpp2.0.1"
+
     def __init__(self, number: int, base: datetime) -> None:
         self.id = f"CP-{number:05d}"
         self.pev = f"PEV-{number:05d}"
@@ -93,8 +95,55 @@ class Station:
     def heartbeat(self) -> tuple[str, str]:
         return self._frame("Heartbeat", {})
 
+    def answered(self, reply: list[Any]) -> None:
+        """What the station keeps of an answer (2.0.1: nothing)."""
 
-async def round_trip(link: ClientConnection, frame: tuple[str, str], tally: Tally) -> None:
+
+class Station16(Station):
+    """The same transaction in OCPP 1.6J messages; the central assigns its id."""
+
+    subprotocol = "ocpp1.6"
+
+    def _at(self) -> str:
+        at = (self.base + timedelta(seconds=self.seq_no)).isoformat().replace("+00:00", "Z")
+        self.seq_no += 1
+        self.register_wh += 2  # 7.2 kW for one second
+        return at
+
+    def started(self) -> tuple[str, str]:
+        return self._frame("StartTransaction", {"connectorId": 1, "idTag": self.pev,
+                                                "meterStart": self.register_wh,
+                                                "timestamp": self._at()})
+
+    def answered(self, reply: list[Any]) -> None:
+        if reply[0] == 3 and "transactionId" in reply[2]:
+            self.transaction_id = reply[2]["transactionId"]
+
+    def updated(self) -> tuple[str, str]:
+        register, at = self.register_wh, self._at()
+        return self._frame("MeterValues", {
+            "connectorId": 1, "transactionId": self.transaction_id, "meterValue": [{
+                "timestamp": at, "sampledValue": [
+                    {"value": str(register), "context": "Sample.Periodic", "unit": "Wh",
+                     "measurand": "Energy.Active.Import.Register", "location": "Outlet"},
+                    {"value": "7200", "context": "Sample.Periodic", "unit": "W",
+                     "measurand": "Power.Active.Import", "location": "Outlet"}]}]})
+
+    def ended(self) -> tuple[str, str]:
+        register, at = self.register_wh, self._at()
+        return self._frame("StopTransaction", {"transactionId": self.transaction_id,
+                                               "meterStop": register, "timestamp": at,
+                                               "reason": "EVDisconnected"})
+
+
+STATIONS = {"2.0.1": Station, "1.6": Station16}
+# what the central may ask of a station here, answered as a station would
+ANSWERS: dict[str, dict[str, Any]] = {"CostUpdated": {},
+                                      "GetConfiguration": {"configurationKey": []}}
+
+
+async def round_trip(link: ClientConnection, station: Station, frame: tuple[str, str],
+                     tally: Tally) -> None:
     message_id, text = frame
     sent = time.perf_counter()
     await link.send(text)
@@ -103,9 +152,10 @@ async def round_trip(link: ClientConnection, frame: tuple[str, str], tally: Tall
         if reply[1] == message_id:
             break
         if reply[0] == 2:  # the central asks something (a profile, a cost): say yes
-            answer = {} if reply[2] == "CostUpdated" else {"status": "Accepted"}
+            answer = ANSWERS.get(reply[2], {"status": "Accepted"})
             await link.send(json.dumps([3, reply[1], answer]))
     tally.record(sent, time.perf_counter())
+    station.answered(reply)
     if reply[0] == 4:
         tally.errors += 1
 
@@ -117,7 +167,8 @@ async def connect(url: str, station: Station, password: str,
         try:
             async with HANDSHAKES:
                 return await websockets.connect(
-                    f"{url}/{station.id}", subprotocols=[websockets.Subprotocol(SUBPROTOCOL)],
+                    f"{url}/{station.id}",
+                    subprotocols=[websockets.Subprotocol(station.subprotocol)],
                     additional_headers={"Authorization": f"Basic {credentials}"},
                     open_timeout=60, ping_interval=None, max_size=2**20,
                     compression="deflate" if compression else None)
@@ -140,10 +191,10 @@ async def run_station(url: str, station: Station, password: str, tally: Tally,
             await asyncio.sleep(phase * interval_s)
         if mode == "idle":
             while time.perf_counter() < stop_at[0]:
-                await round_trip(link, station.heartbeat(), tally)
+                await round_trip(link, station, station.heartbeat(), tally)
                 await asyncio.sleep(interval_s or 30)
             return
-        await round_trip(link, station.started(), tally)
+        await round_trip(link, station, station.started(), tally)
         next_at = time.perf_counter()
         while time.perf_counter() < stop_at[0]:
             if interval_s is not None:  # open loop: keep to the schedule, late or not
@@ -151,8 +202,8 @@ async def run_station(url: str, station: Station, password: str, tally: Tally,
                 delay = next_at - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            await round_trip(link, station.updated(), tally)
-        await round_trip(link, station.ended(), tally)
+            await round_trip(link, station, station.updated(), tally)
+        await round_trip(link, station, station.ended(), tally)
     finally:
         with contextlib.suppress(Exception):
             await link.close()
@@ -160,7 +211,7 @@ async def run_station(url: str, station: Station, password: str, tally: Tally,
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     base = datetime.now(UTC).replace(microsecond=0)
-    stations = [Station(args.first + n, base) for n in range(args.stations)]
+    stations = [STATIONS[args.ocpp](args.first + n, base) for n in range(args.stations)]
     tally = Tally()
     go = asyncio.Event()
     stop_at = [float("inf")]
@@ -210,6 +261,7 @@ def main() -> None:
     parser.add_argument("--first", type=int, default=1, help="number of the first station")
     parser.add_argument("--password", required=True)
     parser.add_argument("--mode", choices=("closed", "rate", "idle"), default="closed")
+    parser.add_argument("--ocpp", choices=tuple(STATIONS), default="2.0.1")
     parser.add_argument("--rate", type=float, default=1000, help="messages/s in rate mode")
     parser.add_argument("--heartbeat-s", type=float, default=30)
     parser.add_argument("--warmup-s", type=float, default=3)

@@ -200,13 +200,14 @@ def idle_connections(server: Server, stations: int) -> dict[str, Any]:
 
 
 def fleet_capacity(central: Server, registry: Path, stations: int, workdir: Path,
-                   ) -> dict[str, Any]:
-    """A fleet process with `stations` stations through a short accelerated evening."""
+                   ocpp_mix: str) -> dict[str, Any]:
+    """A fleet process with `stations` stations through a short accelerated evening,
+    speaking the OCPP versions of `ocpp_mix`."""
     started = time.monotonic()
     command = [sys.executable, "-m", "chargepoint", "fleet", "--central", central.url,
                "--registry", str(registry), "--count", str(stations), "--speed", "60",
                "--duration", "20m", "--state-dir", str(workdir / "fleet"), "--json",
-               "--backoff-cap-s", "5"]
+               "--backoff-cap-s", "5", "--ocpp-mix", ocpp_mix]
     fleet = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
                              stderr=(workdir / "fleet.log").open("a"), text=True)
     peak_rss = 0
@@ -225,7 +226,8 @@ def fleet_capacity(central: Server, registry: Path, stations: int, workdir: Path
             len(summary.get("failures", [])) if summary else 0,
             "failures": len(summary.get("failures", [])) if summary else None,
             "wall_s": round(wall, 1), "cpu_pct": round(100 * cpu / wall, 1),
-            "peak_rss_mb": round(peak_rss / 2**20, 1), "exit": fleet.returncode}
+            "peak_rss_mb": round(peak_rss / 2**20, 1), "exit": fleet.returncode,
+            "ocpp_versions": summary.get("ocpp_versions", {})}
 
 
 def import_registry(registry: Path, db: Path, root: Path = ROOT) -> None:
@@ -250,6 +252,13 @@ def report(results: dict[str, Any]) -> Table:
                   "rounds: " + ", ".join(f"{r['central_per_s']:,.0f} / {r['echo_per_s']:,.0f}"
                                          f" = {r['ratio_pct']} %" for r in rounds) + ")",
                   ">= 50 %")
+    if "throughput_16" in results:
+        v16 = results["throughput_16"]
+        table.add_row(f"central over OCPP 1.6, {v16['stations']} stations",
+                      f"{v16['round_trips_per_s']:,.0f} MeterValues round trips/s (p50 "
+                      f"{v16['p50_ms']} ms, p99 {v16['p99_ms']} ms; CPU "
+                      f"{v16['server_cpu_pct']} %, {v16['server_cpu_us_per_round_trip']} us "
+                      "each)", ">= 8,000/s")
     table.add_row(f"latency at {lat['offered_per_s']:,}/s offered",
                   f"p50 {lat['p50_ms']} ms, p95 {lat['p95_ms']} ms, p99 {lat['p99_ms']} ms "
                   f"({lat['round_trips_per_s']:,.0f}/s answered)", "p99 <= 20 ms")
@@ -264,7 +273,9 @@ def report(results: dict[str, Any]) -> Table:
         table.add_row(f"fleet, {fleet['stations']:,} stations",
                       f"{fleet['completed']:,} sessions completed, {fleet['failures']} "
                       f"failed, fleet CPU {fleet['cpu_pct']} %, peak RSS "
-                      f"{fleet['peak_rss_mb']} MB, {fleet['wall_s']} s", ">= 5,000")
+                      f"{fleet['peak_rss_mb']} MB, {fleet['wall_s']} s; OCPP "
+                      + ", ".join(f"{v}: {n:,}" for v, n in
+                                  fleet.get("ocpp_versions", {}).items()), ">= 5,000")
     statement = results["statement"]
     table.add_row(f"statement, {statement['sessions']:,} sessions",
                   f"{statement['seconds']} s", "< 1 s")
@@ -283,6 +294,8 @@ def main() -> int:
     parser.add_argument("--idle", type=int, default=19_000,
                         help="idle run (this sandbox caps a process at 20,000 open files)")
     parser.add_argument("--fleet", type=int, default=5000, help="fleet run (0: skip)")
+    parser.add_argument("--ocpp-mix", default="1.6:50,2.0.1:30,2.1:20",
+                        help="the fleet run's OCPP versions, by weight")
     parser.add_argument("--sessions", type=int, default=10_000, help="statement run")
     parser.add_argument("--results", type=Path, default=RESULTS,
                         help="directory for the JSON result file")
@@ -308,6 +321,11 @@ def main() -> int:
         try:
             results.update(paired_rounds(central, echo, args.stations, args.rounds,
                                          args.duration_s))
+            console.print(f"throughput over OCPP 1.6: {args.stations} stations, "
+                          f"{args.rounds} x {args.duration_s:g} s")
+            results["throughput_16"] = _median([
+                measured_load(central, args.stations, "--duration-s", str(args.duration_s),
+                              "--ocpp", "1.6") for _ in range(args.rounds)])
             console.print(f"latency: {args.rate} messages/s offered")
             latency = measured_load(central, args.stations, "--mode", "rate", "--rate",
                                     str(args.rate), "--duration-s", str(args.latency_s))
@@ -326,7 +344,8 @@ def main() -> int:
             console.print(f"fleet: {args.fleet:,} stations in one process")
             central = start_central(db, log)
             try:
-                results["fleet"] = fleet_capacity(central, clear, args.fleet, workdir)
+                results["fleet"] = fleet_capacity(central, clear, args.fleet, workdir,
+                                                  args.ocpp_mix)
             finally:
                 central.stop()
         console.print(f"statement: {args.sessions:,} sessions")

@@ -19,7 +19,7 @@ def test_the_benchmark_runs_every_part_and_writes_its_figures(tmp_path):
     assert done.returncode == 0, done.stderr
     [written] = tmp_path.glob("*.json")
     results = json.loads(written.read_text())
-    for run in ("throughput", "echo", "latency"):
+    for run in ("throughput", "throughput_16", "echo", "latency"):
         assert results[run]["connected"] == 20
         assert results[run]["round_trips"] > 0 and results[run]["errors"] == 0
         assert results[run]["p50_ms"] <= results[run]["p99_ms"]
@@ -29,6 +29,7 @@ def test_the_benchmark_runs_every_part_and_writes_its_figures(tmp_path):
     assert results["ratio_pct"] == min(ratios)  # the lower middle of two: a measured one
     assert results["idle"]["connected"] == 30 and results["idle"]["heartbeat_errors"] == 0
     assert results["statement"]["sessions"] == 200
+    assert "over OCPP 1.6" in done.stdout
     assert "central / ceiling" in done.stdout and str(written) in done.stdout.replace("\n", "")
 
 
