@@ -51,7 +51,7 @@ def in_base_unit(value: int | float | str, unit: str, multiplier: int = 0) -> in
         try:
             exact = Decimal(str(value)) * scale * (Decimal(10) ** multiplier)
             reading = int(exact.to_integral_value())
-        except ArithmeticError:  # "abc", "NaN", "Infinity": a 1.6 value is a string
+        except (ArithmeticError, ValueError):  # "abc", "NaN", "Infinity": 1.6 sends strings
             raise InvalidReading(f"sampled value {value!r} is not a number") from None
     if reading not in INT64:  # a register is a 64-bit integer
         raise InvalidReading(f"sampled value {value} (multiplier {multiplier}) is beyond "

@@ -47,3 +47,15 @@ async def test_a_session_is_billed_the_same_whatever_version_carried_it(tmp_path
             bills[version] = (session.energy_wh, session.cost_total, session.cost_by_period)
     assert bills["1.6"] == bills["2.0.1"] == bills["2.1"]
     assert bills["2.0.1"][0] == 3000 and bills["2.0.1"][1] > 0
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_a_refused_pev_is_refused_and_billed_nothing_in_each_version(central, tmp_path,
+                                                                          version):
+    run = await charge(central, tmp_path, version, "CP-1001", "PEV-0905")  # blocked
+    assert run.returncode == 1, run.stderr  # the binding was refused
+    assert not run.summary["accepted"] and run.summary["energy_wh"] == 0
+    [session] = await central.store.sessions()
+    assert (session.status, session.pev_id, session.payer_account) == ("refused",
+                                                                      "PEV-0905", None)
+    assert session.cost_total is None and session.ocpp_version == version

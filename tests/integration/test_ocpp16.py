@@ -14,7 +14,7 @@ from central.domain import demand
 from central.operator.dashboard import DashboardState
 from shared.units import money
 from tests.helpers import local
-from tests.integration.conftest import PASSWORDS, pev_central, running_central
+from tests.integration.conftest import PASSWORDS, open_link, pev_central, rpc, running_central
 from tests.third_party_v16 import sampled, third_party_station_16
 
 EVENING = local(2026, 11, 22, 20, 30)  # winter: peak to 21:00
@@ -243,3 +243,24 @@ async def test_a_signing_request_the_central_cannot_grant_is_rejected(central):
         answer = await cp.call(call.SignCertificate(
             csr="-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----"))
     assert answer.status == "Rejected"
+
+
+async def test_bad_16_frames_get_a_callerror_and_nothing_is_kept(central):
+    link = await open_link(central, subprotocols=["ocpp1.6"])
+    try:
+        too_long = await rpc(link, "Authorize", {"idTag": "PEV-0001-WITH-A-LONG-TAIL"})
+        assert too_long[0] == 4  # 21 characters: the 1.6 schema's CALLERROR
+        started = await rpc(link, "StartTransaction", {
+            "connectorId": 1, "idTag": "PEV-0001", "meterStart": 50_000,
+            "timestamp": "2026-11-23T04:30:00Z"}, "m2")
+        tx = started[2]["transactionId"]
+        await link.send(json.dumps([2, "m3", "MeterValues", {
+            "connectorId": 1, "transactionId": tx, "meterValue": [{
+                "timestamp": "2026-11-23T04:31:00Z", "sampledValue": [{"value": "NaN"}]}]}]))
+        while (nonsense := json.loads(await asyncio.wait_for(link.recv(), 5)))[1] != "m3":
+            pass  # the central's own calls after the start (its configuration, a profile)
+        assert nonsense[0] == 4 and nonsense[2] == "PropertyConstraintViolation"
+    finally:
+        await link.close()
+    session = await central.store.session("CP-1001", str(tx))
+    assert [r.register_wh for r in await central.store.readings(session.id)] == [50_000]
