@@ -27,6 +27,7 @@ class SessionLine(NamedTuple):
     cost_total: Decimal | None
     cost_by_period: dict[str, dict[str, Any]]
     reconciliation: str | None  # its status
+    ocpp_version: str | None = None  # that carried it
 
 
 @dataclass

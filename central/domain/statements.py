@@ -69,8 +69,9 @@ class Statement:
 def _line(session: SessionLine, energy_wh: int, amount: str,
           by_period: dict[str, Any]) -> dict[str, Any]:
     return {"session_id": session.id, "start": session.start, "end": session.end,
-            "station": session.station_id, "premise": session.premise_id,
-            "pev": session.pev_id, "scenario": session.scenario, "energy_wh": energy_wh,
+            "station": session.station_id, "ocpp_version": session.ocpp_version,
+            "premise": session.premise_id, "pev": session.pev_id,
+            "scenario": session.scenario, "energy_wh": energy_wh,
             "amount": amount, "by_period": by_period,
             "reconciliation": session.reconciliation}
 

@@ -1154,17 +1154,17 @@ def _session_data(session: Session) -> dict[str, Any]:
 _LINE_FIELDS = "json_extract(s.data, {}) AS line".format(", ".join(
     f"'$.{name}'" for name in ("station_id", "premise_id", "pev_id", "scenario", "started_at",
                                "ended_at", "energy_wh", "cost_total", "cost_by_period",
-                               "reconciliation.status")))
+                               "reconciliation.status", "ocpp_version")))
 
 
 def _session_line(row: sqlite3.Row) -> SessionLine:
     (station, premise, pev, scenario, start, end, energy, cost, by_period,
-     reconciliation) = json.loads(row["line"])
+     reconciliation, ocpp_version) = json.loads(row["line"])
     return SessionLine(row["id"], station, premise, pev, scenario,
                        wire_from_storage(start) if start is not None else None,
                        wire_from_storage(end) if end is not None else None, energy,
                        Decimal(cost) if cost is not None else None, by_period or {},
-                       reconciliation)
+                       reconciliation, ocpp_version)
 
 
 # A session as read: its record, and its newest EUMD reading for the live view (the

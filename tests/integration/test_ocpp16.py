@@ -114,6 +114,10 @@ async def test_l2a_the_host_pays_and_l2b_the_owner_pays_the_host_credited(centra
     assert code == 0, err
     [credit] = json.loads(out)["sections"]["guest_credits"]
     assert (credit["session_id"], credit["energy_wh"]) == (l2b.id, 300)
+    code, out, err = await pev_central("statement", "--db", str(central.db), "--account",
+                                       "A-1001", "--month", "2026-11", "--format", "json")
+    [away] = json.loads(out)["sections"]["away"]
+    assert (away["session_id"], away["ocpp_version"]) == (l2b.id, "1.6")
 
 
 @pytest.mark.parametrize(("pev", "status"), [("PEV-0905", "Blocked"), ("PEV-9999", "Invalid")])
