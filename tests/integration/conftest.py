@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from central.protocol.router import CommandRouter
 from central.protocol.server import OcppServer
 from central.store import SqliteStore
 from shared.clock import Clock
+from shared.units import money
 from tests.helpers import LA, ROOT, example_registry, local
 
 AGENT_TIMEOUT_S = 120
@@ -90,6 +92,22 @@ async def running_central(directory: Path, port: int = 0, speed: float = SPEED,
 async def central(tmp_path: Path) -> AsyncIterator[Central]:
     async with running_central(tmp_path) as running:
         yield running
+
+
+WINTER_PEAK = local(2026, 11, 22, 20, 30)  # half an hour of winter peak, to 21:00
+
+
+@pytest.fixture
+async def peak_central(tmp_path: Path) -> AsyncIterator[Central]:
+    """At WINTER_PEAK, its clock at real speed: for stations that send their own times."""
+    async with running_central(tmp_path, start=WINTER_PEAK, speed=1) as running:
+        yield running
+
+
+async def cost_in_one_period(central: Central, session: Any, wh: int) -> Decimal:
+    """The bill for `wh` metered inside one tariff period, from the session's tariff."""
+    tariff = await central.store.tariff(session.tariff_id)
+    return money(Decimal(wh) / 1000 * tariff.price_at(session.started_at))
 
 
 @pytest.fixture

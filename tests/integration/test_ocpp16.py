@@ -12,29 +12,27 @@ from ocpp.v16 import call
 
 from central.domain import demand
 from central.operator.dashboard import DashboardState
-from shared.units import money
-from tests.helpers import local
-from tests.integration.conftest import PASSWORDS, open_link, pev_central, rpc, running_central
+from tests.integration.conftest import (
+    PASSWORDS,
+    WINTER_PEAK,
+    cost_in_one_period,
+    open_link,
+    pev_central,
+    rpc,
+)
 from tests.third_party_v16 import sampled, third_party_station_16
 
-EVENING = local(2026, 11, 22, 20, 30)  # winter: peak to 21:00
+EVENING = WINTER_PEAK
 MINUTE = timedelta(minutes=1)
 
 
 @pytest.fixture
-async def central(tmp_path):
-    async with running_central(tmp_path, start=EVENING, speed=1) as running:
-        yield running
+def central(peak_central):
+    return peak_central
 
 
 def station(central, station_id, **options):
     return third_party_station_16(central.url, station_id, PASSWORDS[station_id], **options)
-
-
-async def expected_cost(central, session, wh):
-    """The bill for `wh` metered inside one tariff period, from the session's tariff."""
-    tariff = await central.store.tariff(session.tariff_id)
-    return money(Decimal(wh) / 1000 * tariff.price_at(session.started_at))
 
 
 async def charge(cp, id_tag, begin_wh, minutes, wh_per_minute, at=EVENING):
@@ -79,7 +77,7 @@ async def test_l1_at_home_bills_the_owner_the_register_delta_and_clears_the_prof
     assert (session.scenario, session.payer_account, session.status) == ("L1", "A-1001",
                                                                         "ended")
     assert session.energy_wh == 700 and session.ocpp_version == "1.6"
-    assert session.cost_total == await expected_cost(central, session, 700)
+    assert session.cost_total == await cost_in_one_period(central, session, 700)
     assert session.complete
 
 
@@ -105,9 +103,9 @@ async def test_l2a_the_host_pays_and_l2b_the_owner_pays_the_host_credited(centra
     l2a = await central.store.session("CP-1002", str(hosted.transaction_id))
     l2b = await central.store.session("CP-1003", str(started.transaction_id))
     assert (l2a.scenario, l2a.payer_account, l2a.energy_wh) == ("L2-A", "A-1002", 1500)
-    assert l2a.cost_total == await expected_cost(central, l2a, 1500)
+    assert l2a.cost_total == await cost_in_one_period(central, l2a, 1500)
     assert (l2b.scenario, l2b.payer_account, l2b.energy_wh) == ("L2-B", "A-1001", 300)
-    assert l2b.cost_total == await expected_cost(central, l2b, 300)
+    assert l2b.cost_total == await cost_in_one_period(central, l2b, 300)
     assert l2b.energy_requested_wh == 3000
     code, out, err = await pev_central("statement", "--db", str(central.db), "--account",
                                        "A-1003", "--month", "2026-11", "--format", "json")
@@ -170,7 +168,7 @@ async def test_a_retried_start_gets_the_same_transaction_and_no_second_session(c
                                                                  str(other.transaction_id)})
     session = await central.store.session("CP-1001", str(tx))
     assert session.energy_wh == 200
-    assert session.cost_total == await expected_cost(central, session, 200)
+    assert session.cost_total == await cost_in_one_period(central, session, 200)
 
 
 async def test_messages_queued_offline_and_replayed_in_order_bill_once(central):

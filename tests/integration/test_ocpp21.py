@@ -11,29 +11,21 @@ import pytest
 
 from central.domain import demand
 from shared.timeutil import to_wire
-from shared.units import money
-from tests.helpers import LA, local
-from tests.integration.conftest import PASSWORDS, running_central
+from tests.helpers import LA
+from tests.integration.conftest import PASSWORDS, WINTER_PEAK, cost_in_one_period
 from tests.third_party import third_party_station
 
-EVENING = local(2026, 11, 22, 20, 30)  # winter: peak to 21:00
+EVENING = WINTER_PEAK
 MINUTE = timedelta(minutes=1)
 
 
 @pytest.fixture
-async def central(tmp_path):
-    async with running_central(tmp_path, start=EVENING, speed=1) as running:
-        yield running
+def central(peak_central):
+    return peak_central
 
 
 def station(central, station_id):
     return third_party_station(central.url, station_id, PASSWORDS[station_id], version="2.1")
-
-
-async def expected_cost(central, session, wh):
-    """The bill for `wh` metered inside one tariff period, from the session's tariff."""
-    tariff = await central.store.tariff(session.tariff_id)
-    return money(Decimal(wh) / 1000 * tariff.price_at(session.started_at))
 
 
 async def a_session(cp, transaction_id, pev, begin_wh, minutes, wh_per_minute):
@@ -61,7 +53,7 @@ async def test_each_scenario_bills_its_payer_the_register_delta(central, station
     assert (session.scenario, session.payer_account, session.ocpp_version) == (
         scenario, payer, "2.1")
     assert session.energy_wh == 1200 and session.complete
-    assert session.cost_total == await expected_cost(central, session, 1200)
+    assert session.cost_total == await cost_in_one_period(central, session, 1200)
     assert Decimal(str(ended.total_cost)) == session.cost_total
 
 
@@ -92,7 +84,7 @@ async def test_the_cost_so_far_comes_in_the_updated_responses_not_in_cost_update
     session = await central.store.session("CP-1002", "tx-c")
     assert started.total_cost == 0  # at once, once bound
     shown = [a.total_cost for a in answers]  # then every 5 minutes of meter time
-    assert shown == [None] * 4 + [float(await expected_cost(central, session, 500))] + \
+    assert shown == [None] * 4 + [float(await cost_in_one_period(central, session, 500))] + \
         [None] * 2
 
 
