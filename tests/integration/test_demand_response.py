@@ -30,12 +30,13 @@ def powers(readings, begin, end):
     return [r.power_w for r in readings if begin <= r.timestamp < end and r.power_w is not None]
 
 
+@pytest.mark.parametrize("version", ["1.6", "2.0.1", "2.1"])
 async def test_a_live_session_is_limited_within_one_interval_and_recovers(slow_central,
-                                                                         tmp_path):
+                                                                         tmp_path, version):
     central = slow_central
     agent = await start_agent(central.url, "CP-1002", "--pev", "PEV-0002", "--energy-wh",
                               "9000", "--plug-in-at", tonight("20:30"), "--departure", "22:30",
-                              "--max-power-w", "11000", state_dir=tmp_path,
+                              "--max-power-w", "11000", "--ocpp", version, state_dir=tmp_path,
                               speed=central.speed)
     session = await charging(central, "CP-1002")
     # The event starts a little ahead (an operator's command takes a moment of real time,

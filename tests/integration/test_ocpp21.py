@@ -138,3 +138,12 @@ async def test_a_resent_event_is_answered_again_and_counted_once(central):
     session = await central.store.session("CP-1001", "tx-r")
     assert session.energy_wh == 200 and session.complete
     assert len(await central.store.readings(session.id)) == 3
+
+
+async def test_a_refused_pev_is_told_so_and_its_session_never_billed(central):
+    async with station(central, "CP-1001") as cp:
+        ended = await a_session(cp, "tx-x", "PEV-0905", 20_000, 3, 0)  # blocked
+    assert ended.total_cost == 0
+    session = await central.store.session("CP-1001", "tx-x")
+    assert (session.status, session.pev_id, session.payer_account, session.cost_total) == (
+        "refused", "PEV-0905", None, None)
