@@ -144,23 +144,29 @@ def measured_load(server: Server, stations: int, *options: str) -> dict[str, Any
 
 def paired_rounds(central: Server, echo: Server, stations: int, rounds: int,
                   duration_s: float) -> dict[str, Any]:
-    """The central and the echo ceiling under the same load, in turn, `rounds` times.
+    """The central (over 2.0.1, then over 1.6) and the echo ceiling under the same load,
+    in turn, `rounds` times.
 
     This VM's speed drifts by a third within minutes (the ceiling went from 11,200 to
     14,200/s between two runs three minutes apart), so each ratio compares two runs a
-    few seconds apart. Reported: the median run of each and the median ratio (the lower
-    middle of an even count, so each is a measured figure), and every round."""
-    centrals, echoes, ratios = [], [], []
+    few seconds apart, and each version's run sits beside the other's. Reported: the
+    median run of each and the median ratio (the lower middle of an even count, so each
+    is a measured figure), and every round."""
+    centrals, centrals_16, echoes, ratios = [], [], [], []
     for _ in range(rounds):
         centrals.append(measured_load(central, stations, "--duration-s", str(duration_s)))
+        centrals_16.append(measured_load(central, stations, "--duration-s", str(duration_s),
+                                         "--ocpp", "1.6"))
         echoes.append(measured_load(echo, stations, "--duration-s", str(duration_s)))
         ratios.append(round(100 * centrals[-1]["round_trips_per_s"]
                             / echoes[-1]["round_trips_per_s"], 1))
-    return {"throughput": _median(centrals), "echo": _median(echoes),
-            "ratio_pct": statistics.median_low(ratios),
+    return {"throughput": _median(centrals), "throughput_16": _median(centrals_16),
+            "echo": _median(echoes), "ratio_pct": statistics.median_low(ratios),
             "rounds": [{"central_per_s": c["round_trips_per_s"],
+                        "central_16_per_s": c16["round_trips_per_s"],
                         "echo_per_s": e["round_trips_per_s"], "ratio_pct": ratio}
-                       for c, e, ratio in zip(centrals, echoes, ratios, strict=True)]}
+                       for c, c16, e, ratio in zip(centrals, centrals_16, echoes, ratios,
+                                                   strict=True)]}
 
 
 def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -254,11 +260,12 @@ def report(results: dict[str, Any]) -> Table:
                   ">= 50 %")
     if "throughput_16" in results:
         v16 = results["throughput_16"]
+        each = ", ".join(f"{r['central_16_per_s']:,.0f}" for r in rounds)
         table.add_row(f"central over OCPP 1.6, {v16['stations']} stations",
                       f"{v16['round_trips_per_s']:,.0f} MeterValues round trips/s (p50 "
                       f"{v16['p50_ms']} ms, p99 {v16['p99_ms']} ms; CPU "
                       f"{v16['server_cpu_pct']} %, {v16['server_cpu_us_per_round_trip']} us "
-                      "each)", ">= 8,000/s")
+                      f"each; rounds {each})", ">= 8,000/s")
     table.add_row(f"latency at {lat['offered_per_s']:,}/s offered",
                   f"p50 {lat['p50_ms']} ms, p95 {lat['p95_ms']} ms, p99 {lat['p99_ms']} ms "
                   f"({lat['round_trips_per_s']:,.0f}/s answered)", "p99 <= 20 ms")
@@ -314,18 +321,13 @@ def main() -> int:
         import_registry(hashed, db)
         log = workdir / "central.log"
 
-        console.print(f"throughput: {args.stations} stations, central and echo in turn, "
-                      f"{args.rounds} x {args.duration_s:g} s each")
+        console.print(f"throughput: {args.stations} stations, central (2.0.1, then 1.6) and "
+                      f"echo in turn, {args.rounds} x {args.duration_s:g} s each")
         central = start_central(db, log)
         echo = start([sys.executable, "-m", "bench.echo"], workdir / "echo.log")
         try:
             results.update(paired_rounds(central, echo, args.stations, args.rounds,
                                          args.duration_s))
-            console.print(f"throughput over OCPP 1.6: {args.stations} stations, "
-                          f"{args.rounds} x {args.duration_s:g} s")
-            results["throughput_16"] = _median([
-                measured_load(central, args.stations, "--duration-s", str(args.duration_s),
-                              "--ocpp", "1.6") for _ in range(args.rounds)])
             console.print(f"latency: {args.rate} messages/s offered")
             latency = measured_load(central, args.stations, "--mode", "rate", "--rate",
                                     str(args.rate), "--duration-s", str(args.latency_s))
