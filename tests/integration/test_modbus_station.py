@@ -6,6 +6,8 @@ import asyncio
 import sys
 from datetime import datetime, timedelta
 
+import pytest
+
 from shared.clock import Clock
 from shared.schedule import Schedule
 from shared.timeutil import parse_timestamp, to_wire
@@ -74,6 +76,33 @@ async def test_a_hardware_backed_l1_session_follows_its_schedule_and_bills_the_r
                 assert any(edge <= at < edge + MINUTE and a == amps for at, a in plant.limits)
             applied = amps
         assert run.log("setpoint applied")["current_a"] == 0
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.1"])
+async def test_a_hardware_backed_session_speaks_each_ocpp_version(tmp_path, version):
+    """The same hardware-backed agent over another OCPP version: it follows the schedule
+    it gets and is billed the emulated register's delta."""
+    async with running_central(tmp_path, speed=SPEED,
+                               start=local(2026, 11, 22, 23, 40)) as central:
+        plant = Plant(central.clock, energy_wh=BEGIN_WH, voltage_v=240, wanted_wh=2000)
+        async with modbus_devices(plant) as devices:
+            agent = await hardware_agent(central, devices, "CP-1001", "--pev", "PEV-0001",
+                                         "--energy-wh", "2000", "--departure", "03:00",
+                                         "--ocpp", version, state_dir=tmp_path,
+                                         max_power_w=7200, voltage_v=240)
+            plant.plug_in()
+            await until(lambda: [amps for _, amps in plant.limits] == [0, 30, 0],
+                        "the schedule's charging window", 120)
+            await central.clock.sleep(180)
+            plant.unplug()
+            run = await finished(agent)
+        assert run.returncode == 0, run.stderr
+        session = await session_of(central, "CP-1001")
+        assert (session.scenario, session.status, session.ocpp_version) == ("L1", "ended",
+                                                                           version)
+        energy = plant.served_wh[-1] - plant.served_wh[0]
+        assert session.energy_wh == run.summary["energy_wh"] == energy
+        assert abs(energy - 2000) <= 20 and session.complete
 
 
 async def test_a_demand_response_event_lowers_the_controller_setpoint(tmp_path):
