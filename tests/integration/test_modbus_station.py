@@ -30,22 +30,28 @@ async def session_of(central, station):
     return sessions[-1] if sessions else None
 
 
+async def l1_at_night(central, tmp_path, *options):
+    """PEV-0001 at home, 2 kWh by 03:00 from 23:40, on the emulated 240 V devices (the
+    schedule's 7200 W is a whole 30 A): plugged in, charged through its window, unplugged.
+    The plant and the agent's run."""
+    plant = Plant(central.clock, energy_wh=BEGIN_WH, voltage_v=240, wanted_wh=2000)
+    async with modbus_devices(plant) as devices:
+        agent = await hardware_agent(central, devices, "CP-1001", "--pev", "PEV-0001",
+                                     "--energy-wh", "2000", "--departure", "03:00", *options,
+                                     state_dir=tmp_path, max_power_w=7200, voltage_v=240)
+        plant.plug_in()
+        await until(lambda: [amps for _, amps in plant.limits] == [0, 30, 0],
+                    "the schedule's charging window", 120)
+        await central.clock.sleep(180)
+        plant.unplug()
+        return plant, await finished(agent)
+
+
 async def test_a_hardware_backed_l1_session_follows_its_schedule_and_bills_the_register(
         tmp_path):
     async with running_central(tmp_path, speed=SPEED,
                                start=local(2026, 11, 22, 23, 40)) as central:
-        # 240 V: the schedule's 7200 W is a whole 30 A
-        plant = Plant(central.clock, energy_wh=BEGIN_WH, voltage_v=240, wanted_wh=2000)
-        async with modbus_devices(plant) as devices:
-            agent = await hardware_agent(central, devices, "CP-1001", "--pev", "PEV-0001",
-                                         "--energy-wh", "2000", "--departure", "03:00",
-                                         state_dir=tmp_path, max_power_w=7200, voltage_v=240)
-            plant.plug_in()
-            await until(lambda: [amps for _, amps in plant.limits] == [0, 30, 0],
-                        "the schedule's charging window", 120)
-            await central.clock.sleep(180)
-            plant.unplug()
-            run = await finished(agent)
+        plant, run = await l1_at_night(central, tmp_path)
         assert run.returncode == 0, run.stderr
         session = await session_of(central, "CP-1001")
         assert (session.scenario, session.status, session.complete) == ("L1", "ended", True)
@@ -84,18 +90,7 @@ async def test_a_hardware_backed_session_speaks_each_ocpp_version(tmp_path, vers
     it gets and is billed the emulated register's delta."""
     async with running_central(tmp_path, speed=SPEED,
                                start=local(2026, 11, 22, 23, 40)) as central:
-        plant = Plant(central.clock, energy_wh=BEGIN_WH, voltage_v=240, wanted_wh=2000)
-        async with modbus_devices(plant) as devices:
-            agent = await hardware_agent(central, devices, "CP-1001", "--pev", "PEV-0001",
-                                         "--energy-wh", "2000", "--departure", "03:00",
-                                         "--ocpp", version, state_dir=tmp_path,
-                                         max_power_w=7200, voltage_v=240)
-            plant.plug_in()
-            await until(lambda: [amps for _, amps in plant.limits] == [0, 30, 0],
-                        "the schedule's charging window", 120)
-            await central.clock.sleep(180)
-            plant.unplug()
-            run = await finished(agent)
+        plant, run = await l1_at_night(central, tmp_path, "--ocpp", version)
         assert run.returncode == 0, run.stderr
         session = await session_of(central, "CP-1001")
         assert (session.scenario, session.status, session.ocpp_version) == ("L1", "ended",
